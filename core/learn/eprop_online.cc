@@ -2,6 +2,31 @@
 
 namespace eprop {
 
+namespace {
+
+template <typename S>
+struct RowCoefficients {
+  S eps_decay;  // rho_j - beta_j psi_j(t-1)
+  S psi_prev;   // psi_j(t-1)
+  S alpha, c_in, psi, beta, kappa;
+};
+
+// Eq. 25 for the synapses of one postsynaptic neuron (one row), over
+// restrict pointers so that the loop vectorises.
+template <typename S>
+void UpdateTraces(const RowCoefficients<S>& k, const S* __restrict zpre,
+                  int n_pre, S* __restrict zbar, S* __restrict eps_a,
+                  S* __restrict e, S* __restrict ebar) {
+  for (int i = 0; i < n_pre; ++i) {
+    eps_a[i] = k.eps_decay * eps_a[i] + k.psi_prev * zbar[i];
+    zbar[i] = k.alpha * zbar[i] + k.c_in * zpre[i];
+    e[i] = k.psi * (zbar[i] - k.beta * eps_a[i]);
+    ebar[i] = k.kappa * ebar[i] + (S(1) - k.kappa) * e[i];
+  }
+}
+
+}  // namespace
+
 template <typename S>
 OnlineEprop<S>::OnlineEprop(const NetworkModel<S>* model, int batch)
     : model_(model), batch_(batch) {
@@ -49,21 +74,12 @@ void OnlineEprop<S>::Step(const SparseRows<S>& inputs,
     for (int j = 0; j < n; ++j) {
       const int64_t r = static_cast<int64_t>(b) * n + j;
       const S psi_prev = psi_prev_(b, j);
-      const S eps_decay = m.rho[j] - m.beta[j] * psi_prev;
-      const S alpha = m.alpha[j];
-      const S c_in = m.c_in[j];
-      const S psi = state_.psi(b, j);
-      const S beta = m.beta[j];
-      S* zbar = zbar_.row(r).data();
-      S* eps_a = eps_a_.row(r).data();
-      S* e = e_.row(r).data();
-      S* ebar = ebar_.row(r).data();
-      for (int i = 0; i < p; ++i) {
-        eps_a[i] = eps_decay * eps_a[i] + psi_prev * zbar[i];
-        zbar[i] = alpha * zbar[i] + c_in * zpre_[i];
-        e[i] = psi * (zbar[i] - beta * eps_a[i]);
-        ebar[i] = m.kappa * ebar[i] + (S(1) - m.kappa) * e[i];
-      }
+      const RowCoefficients<S> k{m.rho[j] - m.beta[j] * psi_prev, psi_prev,
+                                 m.alpha[j], m.c_in[j], state_.psi(b, j),
+                                 m.beta[j], m.kappa};
+      UpdateTraces(k, zpre_.data(), p, zbar_.row(r).data(),
+                   eps_a_.row(r).data(), e_.row(r).data(),
+                   ebar_.row(r).data());
     }
   }
   psi_prev_ = state_.psi;
@@ -84,8 +100,13 @@ void OnlineEprop<S>::Accumulate(const Mat<S>& dE_dy,
   for (int b = 0; b < batch_; ++b) {
     const int64_t o = static_cast<int64_t>(b) * n;
     for (int j = 0; j < n; ++j) {
-      grad_in_rec_.row(j) += signal(b, j) * ebar_.row(o + j);
-      if (has_direct) grad_in_rec_.row(j) += dE_dz_direct(b, j) * e_.row(o + j);
+      // Learning signals are often exactly zero (unmasked steps): skip.
+      if (signal(b, j) != S(0)) {
+        grad_in_rec_.row(j) += signal(b, j) * ebar_.row(o + j);
+      }
+      if (has_direct && dE_dz_direct(b, j) != S(0)) {
+        grad_in_rec_.row(j) += dE_dz_direct(b, j) * e_.row(o + j);
+      }
     }
   }
   grad_out_.noalias() += dE_dy.transpose() * zf_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace eprop {
 
@@ -72,11 +73,34 @@ void UpdateNeurons(const NetworkModel<S>& model, S* __restrict v,
   }
 }
 
+// Indices of the nonzero entries of z (0/1 values). Spikes are rare, so
+// blocks of 8 entries are tested at once through their bit patterns (+0.0
+// is all zero bits; z never holds -0.0).
+template <typename S>
+void CollectSpikes(const S* z, int64_t count, std::vector<int32_t>* spikes) {
+  spikes->clear();
+  constexpr int kBlock = 8;
+  int64_t k = 0;
+  for (; k + kBlock <= count; k += kBlock) {
+    uint64_t bits[kBlock * sizeof(S) / sizeof(uint64_t)];
+    std::memcpy(bits, z + k, sizeof(bits));
+    uint64_t any = 0;
+    for (uint64_t word : bits) any |= word;
+    if (any == 0) continue;
+    for (int i = 0; i < kBlock; ++i) {
+      if (z[k + i] != S(0)) spikes->push_back(static_cast<int32_t>(k + i));
+    }
+  }
+  for (; k < count; ++k) {
+    if (z[k] != S(0)) spikes->push_back(static_cast<int32_t>(k));
+  }
+}
+
 }  // namespace
 
 template <typename S>
 void Step(const NetworkModel<S>& model, const SparseRows<S>& inputs,
-          int64_t first_input_row, NetworkState<S>* state, S* psi_out) {
+          int64_t first_input_row, NetworkState<S>* state) {
   const int n = model.n_rec;
   const int batch = state->batch();
   Mat<S>& current = state->current;
@@ -90,7 +114,7 @@ void Step(const NetworkModel<S>& model, const SparseRows<S>& inputs,
     current.row(code / n) += model.rec_to_rec.row(code % n);
   }
 
-  S* psi = psi_out != nullptr ? psi_out : state->psi.data();
+  S* psi = state->psi.data();
   for (int b = 0; b < batch; ++b) {
     UpdateNeurons(model, state->v.row(b).data(), state->a.row(b).data(),
                   state->refractory.row(b).data(), state->z.row(b).data(),
@@ -98,16 +122,8 @@ void Step(const NetworkModel<S>& model, const SparseRows<S>& inputs,
                   state->threshold.row(b).data());
   }
 
-  // Branch-free compaction: spikes are rare and unpredictable.
-  const S* z_all = state->z.data();
-  state->spikes.resize(static_cast<size_t>(batch) * n);
-  int32_t* out = state->spikes.data();
-  size_t count = 0;
-  for (int k = 0; k < batch * n; ++k) {
-    out[count] = k;
-    count += z_all[k] != S(0);
-  }
-  state->spikes.resize(count);
+  CollectSpikes(state->z.data(), static_cast<int64_t>(batch) * n,
+                &state->spikes);
   state->readout_filtered *= model.kappa;
   for (int32_t code : state->spikes) {
     state->readout_filtered.row(code / n) += model.rec_to_out.row(code % n);
@@ -119,8 +135,8 @@ template struct NetworkModel<double>;
 template struct NetworkState<float>;
 template struct NetworkState<double>;
 template void Step(const NetworkModel<float>&, const SparseRows<float>&,
-                   int64_t, NetworkState<float>*, float*);
+                   int64_t, NetworkState<float>*);
 template void Step(const NetworkModel<double>&, const SparseRows<double>&,
-                   int64_t, NetworkState<double>*, double*);
+                   int64_t, NetworkState<double>*);
 
 }  // namespace eprop

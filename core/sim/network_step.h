@@ -48,14 +48,11 @@ struct NetworkState {
 
 // Advances every network in `state` by one step. This step's input of
 // sample b is row first_input_row + b of `inputs` (sparse [rows x n_in]).
-// Afterwards state->z, threshold, spikes and readout_filtered describe the
-// new step, and so does state->psi unless psi_out is given: then psi is
-// written to psi_out ([batch x n_rec], row-major, e.g. a block of a
-// trajectory) and state->psi is left as it was.
+// Afterwards state->z, psi, threshold, spikes and readout_filtered describe
+// the new step.
 template <typename S>
 void Step(const NetworkModel<S>& model, const SparseRows<S>& inputs,
-          int64_t first_input_row, NetworkState<S>* state,
-          S* psi_out = nullptr);
+          int64_t first_input_row, NetworkState<S>* state);
 
 }  // namespace eprop
 

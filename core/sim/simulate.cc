@@ -1,6 +1,12 @@
 #include "core/sim/simulate.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "core/util/parallel.h"
 
@@ -10,6 +16,26 @@ namespace {
 // Large enough to amortise per-step overheads, small enough that the
 // reference batch of 64 splits across two cores.
 constexpr int kShardSize = 32;
+
+// Copies count values to dst with non-temporal stores where the platform
+// has them: the trajectory is far larger than the caches and is read back
+// only by the backward pass, so reading its lines into cache before writing
+// them (as plain stores do) would double the memory traffic.
+void StreamStore(const float* src, float* dst, int64_t count) {
+#if defined(__SSE__)
+  if (reinterpret_cast<uintptr_t>(dst) % 16 == 0 && count % 4 == 0) {
+    for (int64_t k = 0; k < count; k += 4) {
+      _mm_stream_ps(dst + k, _mm_loadu_ps(src + k));
+    }
+    return;
+  }
+#endif
+  std::memcpy(dst, src, count * sizeof(float));
+}
+
+void StreamStore(const double* src, double* dst, int64_t count) {
+  std::memcpy(dst, src, count * sizeof(double));
+}
 
 template <typename S>
 void SimulateShard(const NetworkModel<S>& model, const SparseRows<S>& inputs,
@@ -24,7 +50,8 @@ void SimulateShard(const NetworkModel<S>& model, const SparseRows<S>& inputs,
   spikes->offsets.reserve(static_cast<size_t>(traj->steps) * shard.size() + 1);
   for (int t = 0; t < traj->steps; ++t) {
     const int64_t row = static_cast<int64_t>(t) * batch + shard.begin;
-    Step(model, inputs, row, &state, traj->psi.row(row).data());
+    Step(model, inputs, row, &state);
+    StreamStore(state.psi.data(), traj->psi.row(row).data(), state.psi.size());
     traj->y.middleRows(row, shard.size()) =
         state.readout_filtered.rowwise() + model.b_out.transpose();
     if (options.record_state) {
@@ -41,6 +68,9 @@ void SimulateShard(const NetworkModel<S>& model, const SparseRows<S>& inputs,
       spikes->offsets.push_back(static_cast<int64_t>(spikes->cols.size()));
     }
   }
+#if defined(__SSE__)
+  _mm_sfence();  // make the streamed stores visible to other threads
+#endif
 }
 
 }  // namespace
