@@ -27,6 +27,14 @@ void Weights<S>::SetZero() {
 }
 
 template <typename S>
+void Weights<S>::Add(const Weights& other) {
+  w_in += other.w_in;
+  w_rec += other.w_rec;
+  w_out += other.w_out;
+  b_out += other.b_out;
+}
+
+template <typename S>
 Weights<S> Weights<S>::ZerosLike(const Weights& like) {
   Weights w{Mat<S>::Zero(like.w_in.rows(), like.w_in.cols()),
             Mat<S>::Zero(like.w_rec.rows(), like.w_rec.cols()),

@@ -23,6 +23,8 @@ struct Weights {
             w_out.template cast<T>(), b_out.template cast<T>()};
   }
   void SetZero();
+  // Adds other entry by entry (same shapes), e.g. to sum gradients.
+  void Add(const Weights& other);
   // Weights of zeros with the shapes of `like`.
   static Weights ZerosLike(const Weights& like);
 };

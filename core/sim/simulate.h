@@ -67,6 +67,15 @@ Trajectory<S> Simulate(const NetworkModel<S>& model,
   return traj;
 }
 
+// Rows t * batch + b of a batch-major [steps*batch x cols] matrix for one
+// sample b, as [steps x cols].
+template <typename S>
+Mat<S> SampleRows(const Mat<S>& m, int steps, int batch, int b) {
+  Mat<S> out(steps, m.cols());
+  for (int t = 0; t < steps; ++t) out.row(t) = m.row(int64_t{t} * batch + b);
+  return out;
+}
+
 }  // namespace eprop
 
 #endif  // EPROP_CORE_SIM_SIMULATE_H_

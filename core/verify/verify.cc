@@ -41,13 +41,6 @@ LossGradient<S> TaskLoss(const CaseData& data, const Mat<S>& y) {
   return SoftmaxCrossEntropy<S>(y, data.labels, data.mask);
 }
 
-// Rows t * batch + b of a batch matrix for sample b, as [T x cols].
-MatD SampleRows(const MatD& m, int steps, int batch, int b) {
-  MatD out(steps, m.cols());
-  for (int t = 0; t < steps; ++t) out.row(t) = m.row(t * batch + b);
-  return out;
-}
-
 template <typename S>
 struct FastRun {
   Trajectory<S> traj;
@@ -154,10 +147,7 @@ Weights<double> SumOverSamples(const CaseData& data, const ReferenceRun& run,
     if (b == 0) {
       total = g;
     } else {
-      total.w_in += g.w_in;
-      total.w_rec += g.w_rec;
-      total.w_out += g.w_out;
-      total.b_out += g.b_out;
+      total.Add(g);
     }
   }
   return total;

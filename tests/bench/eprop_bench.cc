@@ -185,11 +185,7 @@ class Bench {
       grads[s] = online.Gradient();
     });
     Weights<float> total = grads[0];
-    for (size_t s = 1; s < grads.size(); ++s) {
-      total.w_in += grads[s].w_in;
-      total.w_rec += grads[s].w_rec;
-      total.w_out += grads[s].w_out;
-    }
+    for (size_t s = 1; s < grads.size(); ++s) total.Add(grads[s]);
     total.b_out.setZero();
     int64_t spikes = 0;
     for (int64_t count : spike_counts) spikes += count;

@@ -12,7 +12,6 @@ using testing::FastPass;
 using testing::Problem;
 using testing::ReferenceProblem;
 using testing::RunFastPass;
-using testing::SampleRows;
 
 // The reference gradient summed over the batch's samples, with the fast
 // pass's (batch-level) loss derivatives.
@@ -34,10 +33,7 @@ Weights<double> ReferenceGradient(const Problem& p, const FastPass<double>& f,
                   .grad
             : reference::EpropGradient(p.config, p.weights, x, traj, dE_dy,
                                        dE_dz, *feedback);
-    total.w_in += g.w_in;
-    total.w_rec += g.w_rec;
-    total.w_out += g.w_out;
-    total.b_out += g.b_out;
+    total.Add(g);
   }
   return total;
 }

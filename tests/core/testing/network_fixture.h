@@ -77,13 +77,6 @@ FastPass<S> RunFastPass(const Problem& p, int threads = 1) {
   return pass;
 }
 
-// Rows t * batch + b of a batch matrix for sample b, as [T x cols].
-inline MatD SampleRows(const MatD& m, int steps, int batch, int b) {
-  MatD out(steps, m.cols());
-  for (int t = 0; t < steps; ++t) out.row(t) = m.row(t * batch + b);
-  return out;
-}
-
 }  // namespace eprop::testing
 
 #endif  // EPROP_TESTS_CORE_TESTING_NETWORK_FIXTURE_H_
