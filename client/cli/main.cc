@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "client/cli/demo_command.h"
+#include "client/cli/train_command.h"
 #include "client/cli/verify_command.h"
 
 namespace {
@@ -13,7 +13,7 @@ constexpr char kUsage[] =
     "usage: eprop COMMAND [flags]\n\n"
     "Commands:\n"
     "  verify    check the gradient identities numerically (local)\n"
-    "  demo      train pattern generation locally with live progress\n"
+    "  train     train a network on a task of the paper (--local)\n"
     "  help      show this help\n\n"
     "Run 'eprop COMMAND --help' for a command's flags.\n";
 
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "verify") return eprop::cli::RunVerifyCommand(args);
-  if (command == "demo") return eprop::cli::RunDemoCommand(args);
+  if (command == "train") return eprop::cli::RunTrainCommand(args);
   std::cerr << "eprop: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }
