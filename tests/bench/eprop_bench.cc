@@ -1,5 +1,5 @@
 // eprop-bench: milliseconds per training iteration (forward + gradient +
-// Adam step) in the evidence-accumulation shape of eprop-math.md section 8,
+// Adam step) on evidence-accumulation batches (eprop-math.md section 8),
 // for BPTT, offline e-prop and online e-prop, at 100, 400 and 1600
 // recurrent neurons. With --json, one JSON line per case.
 #include <chrono>
@@ -19,6 +19,7 @@
 #include "core/model/network_config.h"
 #include "core/model/weights.h"
 #include "core/sim/simulate.h"
+#include "core/tasks/evidence_accumulation.h"
 #include "core/util/parallel.h"
 #include "core/util/random.h"
 
@@ -31,67 +32,14 @@ namespace eprop {
 namespace {
 
 constexpr int kBatch = 64;
-constexpr int kInputs = 40;
-constexpr int kCues = 7;
-constexpr int kCueMs = 100;
-constexpr int kCueSpacingMs = 150;
-constexpr int kSteps = kCueSpacingMs * kCues + 1200;  // 2250
-constexpr int kRecallMs = 150;
 
+// The evidence-accumulation network of the paper with n_rec neurons, half
+// LIF and half ALIF.
 NetworkConfig EvidenceConfig(int n_rec) {
-  NetworkConfig c;
-  c.n_in = kInputs;
+  NetworkConfig c = EvidenceNetwork(EvidenceAccumulationConfig{});
   c.n_lif = n_rec / 2;
   c.n_alif = n_rec - n_rec / 2;
-  c.n_out = 2;
-  c.tau_m_ms = 20;
-  c.tau_a_ms = 2000;
-  c.v_th = 0.6;
-  c.n_ref = 5;
-  const double alpha = std::exp(-1.0 / 20), rho = std::exp(-1.0 / 2000);
-  c.beta_alif = 1.7 * (1 - rho) / (1 - alpha);
-  c.tau_out_ms = 20;
   return c;
-}
-
-// Poisson inputs of the evidence-accumulation task: cue groups at 40 Hz
-// during their cues, recall group at 40 Hz at the end, background 10 Hz.
-struct Batch {
-  SparseRows<float> inputs;
-  std::vector<int32_t> labels;
-  std::vector<uint8_t> mask;
-};
-
-Batch MakeBatch(Rng& rng) {
-  Mat<float> x = Mat<float>::Zero(static_cast<int64_t>(kSteps) * kBatch, kInputs);
-  Batch batch;
-  batch.labels.assign(x.rows(), 0);
-  batch.mask.assign(x.rows(), 0);
-  for (int b = 0; b < kBatch; ++b) {
-    const double p_left = rng.Bernoulli(0.5) ? 0.7 : 0.3;
-    std::vector<int> side(kCues);
-    int left = 0;
-    for (int& s : side) left += (s = rng.Bernoulli(p_left) ? 0 : 1) == 0;
-    const int label = left > kCues / 2 ? 0 : 1;
-    for (int t = 0; t < kSteps; ++t) {
-      const int64_t row = static_cast<int64_t>(t) * kBatch + b;
-      const int cue = t / kCueSpacingMs;
-      const bool in_cue = cue < kCues && t % kCueSpacingMs < kCueMs;
-      const bool recall = t >= kSteps - kRecallMs;
-      for (int i = 0; i < kInputs; ++i) {
-        const int group = i / 10;  // 0 left, 1 right, 2 recall, 3 background
-        double rate_hz = 0;
-        if (group == 3) rate_hz = 10;
-        if (group < 2 && in_cue && side[cue] == group) rate_hz = 40;
-        if (group == 2 && recall) rate_hz = 40;
-        if (rng.Bernoulli(rate_hz / 1000.0)) x(row, i) = 1;
-      }
-      batch.labels[row] = label;
-      batch.mask[row] = recall ? 1 : 0;
-    }
-  }
-  batch.inputs = ToSparseRows(x);
-  return batch;
 }
 
 enum class Algorithm { kBptt, kEpropOffline, kEpropOnline };
@@ -106,16 +54,18 @@ class Bench {
         threads_(threads),
         weights_(InitWeights(config_, 1).Cast<float>()),
         feedback_(InitRandomFeedback(config_, 1.0, 2).cast<float>()),
-        optimizer_(OptimizerConfig{}, weights_),
+        optimizer_(EvidenceOptimizer(), weights_),
         rng_(3) {
     // Inputs are generated up front: the benchmark times training, not the
     // task generator.
-    for (int k = 0; k < 2; ++k) batches_.push_back(MakeBatch(rng_));
+    for (int k = 0; k < 2; ++k) {
+      batches_.push_back(MakeEvidenceBatch(task_, kBatch, rng_));
+    }
   }
 
   // One iteration on a fresh batch; returns the batch's firing rate in Hz.
   double Iterate() {
-    const Batch& batch = batches_[iteration_++ % batches_.size()];
+    const TaskBatch& batch = batches_[iteration_++ % batches_.size()];
     const NetworkModel<float> model =
         NetworkModel<float>::Prepare(constants_, weights_);
     Weights<float> grad = algorithm_ == Algorithm::kEpropOnline
@@ -131,17 +81,15 @@ class Bench {
 
  private:
   Weights<float> OfflineGradient(const NetworkModel<float>& model,
-                                 const Batch& batch) {
+                                 const TaskBatch& batch) {
     SimulateOptions sim;
     sim.threads = threads_;
-    Simulate(model, batch.inputs, kSteps, kBatch, sim, &traj_);
+    Simulate(model, batch.inputs, batch.steps, kBatch, sim, &traj_);
     const Trajectory<float>& traj = traj_;
     const LossGradient<float> loss =
         SoftmaxCrossEntropy(traj.y, batch.labels, batch.mask);
-    RateRegularizerConfig reg;
-    reg.c_reg = 1.0;
     const SpikeLossGradient<float> direct =
-        RateRegularization(reg, traj, config_.dt_ms);
+        RateRegularization(EvidenceRegularizer(), traj, config_.dt_ms);
     rate_hz_ = FiringRatesHz(traj, config_.dt_ms).mean();
     GradientInputs options;
     options.threads = threads_;
@@ -155,17 +103,17 @@ class Bench {
   // Online e-prop on batch shards in parallel; the cross-entropy gradient
   // of each step is computed from that step's output as it streams.
   Weights<float> OnlineGradient(const NetworkModel<float>& model,
-                                const Batch& batch) {
+                                const TaskBatch& batch) {
     const std::vector<Shard> shards = MakeShards(kBatch);
     std::vector<Weights<float>> grads(shards.size());
     std::vector<int64_t> spike_counts(shards.size(), 0);
-    const int64_t masked = kRecallMs * kBatch;
+    const int64_t masked = task_.recall_ms * kBatch;
     ParallelFor(static_cast<int>(shards.size()), threads_, [&](int s) {
       const Shard& shard = shards[s];
       OnlineEprop<float> online(&model, shard.size());
       const Mat<float> no_direct;
       Mat<float> dE_dy(shard.size(), config_.n_out);
-      for (int t = 0; t < kSteps; ++t) {
+      for (int t = 0; t < batch.steps; ++t) {
         const int64_t row = static_cast<int64_t>(t) * kBatch + shard.begin;
         online.Step(batch.inputs, row);
         spike_counts[s] += static_cast<int64_t>(online.state().spikes.size());
@@ -189,11 +137,12 @@ class Bench {
     total.b_out.setZero();
     int64_t spikes = 0;
     for (int64_t count : spike_counts) spikes += count;
-    rate_hz_ = 1000.0 * spikes / (static_cast<double>(kSteps) * kBatch *
+    rate_hz_ = 1000.0 * spikes / (static_cast<double>(batch.steps) * kBatch *
                                   config_.n_rec());
     return total;
   }
 
+  EvidenceAccumulationConfig task_;
   NetworkConfig config_;
   NeuronConstants constants_;
   Algorithm algorithm_;
@@ -202,7 +151,7 @@ class Bench {
   Mat<float> feedback_;
   Optimizer<float> optimizer_;
   Rng rng_;
-  std::vector<Batch> batches_;
+  std::vector<TaskBatch> batches_;
   size_t iteration_ = 0;
   Trajectory<float> traj_;  // reused across iterations
   double rate_hz_ = 0;
@@ -234,7 +183,8 @@ void RunCase(const std::string& name, int n_rec, Algorithm algorithm,
                      "{\"name\":\"%s\",\"ms_per_iter\":%.3f,\"threads\":%d,"
                      "\"n_rec\":%d,\"batch\":%d,\"steps\":%d,"
                      "\"iterations\":%d,\"rate_hz\":%.2f}",
-                     name, ms, threads, n_rec, kBatch, kSteps, iterations,
+                     name, ms, threads, n_rec, kBatch,
+                     EvidenceAccumulationConfig{}.steps(), iterations,
                      rate)
               << std::endl;
   } else {
