@@ -223,11 +223,32 @@ void Trainer::TrainStep() {
   feedback_.AfterUpdate(applied.w_out, &weights_);
 }
 
+bool Trainer::ValidateAndCheckStop(const MetricsCallback& on_validation,
+                                   double wall_s) {
+  IterationMetrics m = Evaluate(task_->NextBatch(batch_, rng_));
+  m.ms_per_iter = trained_since_validation_ > 0
+                      ? train_ms_since_validation_ / trained_since_validation_
+                      : 0.0;
+  m.wall_s = wall_s;
+  train_ms_since_validation_ = 0;
+  trained_since_validation_ = 0;
+  history_.push_back(m);
+  if (on_validation) on_validation(m);
+  const double criterion = stop_criterion();
+  if (criterion <= 0 || iteration_ == 0 || ValidationError(m) >= criterion) {
+    return false;
+  }
+  double sum = 0;
+  for (int k = 0; k < config_.early_stop_batches; ++k) {
+    sum += ValidationError(Evaluate(task_->NextBatch(batch_, rng_)));
+  }
+  return sum / config_.early_stop_batches < criterion;
+}
+
 TrainResult Trainer::Run(const MetricsCallback& on_validation,
                          const std::atomic<bool>* cancel,
                          const CheckpointCallback& on_checkpoint) {
   const Clock::time_point start = Clock::now();
-  const double criterion = stop_criterion();
   const int64_t first_iteration = iteration_;
   TrainResult result;
   for (;; ++iteration_) {
@@ -244,26 +265,10 @@ TrainResult Trainer::Run(const MetricsCallback& on_validation,
     // A restored run may already have validated this iteration.
     const bool validated =
         !history_.empty() && history_.back().iteration == iteration_;
-    if ((iteration_ % config_.validate_every == 0 || last) && !validated) {
-      IterationMetrics m = Evaluate(task_->NextBatch(batch_, rng_));
-      m.ms_per_iter = trained_since_validation_ > 0
-                          ? train_ms_since_validation_ / trained_since_validation_
-                          : 0.0;
-      m.wall_s = MillisecondsSince(start) / 1000.0;
-      train_ms_since_validation_ = 0;
-      trained_since_validation_ = 0;
-      history_.push_back(m);
-      if (on_validation) on_validation(m);
-      if (criterion > 0 && iteration_ > 0 && ValidationError(m) < criterion) {
-        double sum = 0;
-        for (int k = 0; k < config_.early_stop_batches; ++k) {
-          sum += ValidationError(Evaluate(task_->NextBatch(batch_, rng_)));
-        }
-        if (sum / config_.early_stop_batches < criterion) {
-          result.reached_criterion = true;
-          break;
-        }
-      }
+    if ((iteration_ % config_.validate_every == 0 || last) && !validated &&
+        ValidateAndCheckStop(on_validation, MillisecondsSince(start) / 1000)) {
+      result.reached_criterion = true;
+      break;
     }
     if (last) break;
     const Clock::time_point step_start = Clock::now();

@@ -121,6 +121,10 @@ class Trainer {
  private:
   Trainer(std::unique_ptr<Task> task, const TrainerConfig& config);
   void TrainStep();
+  // Records a validation on a fresh batch; true when the early-stop rule
+  // ends the run.
+  bool ValidateAndCheckStop(const MetricsCallback& on_validation,
+                            double wall_s);
   double ValidationError(const IterationMetrics& m) const;
 
   std::unique_ptr<Task> task_;
