@@ -69,6 +69,7 @@ NetworkConfig PatternGenerationNetwork(const PatternGenerationConfig& c) {
   n.tau_m_ms = 30.0;
   n.tau_out_ms = 30.0;
   n.v_th = 0.03;
+  n.n_ref = 0;  // the reference has no refractory period in this task
   n.input_scaling = InputScaling::kOneMinusAlpha;
   return n;
 }

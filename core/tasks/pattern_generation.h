@@ -39,7 +39,7 @@ struct PatternGenerationData {
 PatternGenerationData MakePatternGeneration(const PatternGenerationConfig& c);
 
 // The reference network: 100 LIF, tau_m = tau_out = 30 ms, v_th 0.03,
-// c_in = 1 - alpha, no refractoriness beyond the default.
+// c_in = 1 - alpha, no refractory period.
 NetworkConfig PatternGenerationNetwork(const PatternGenerationConfig& c);
 
 // The reference optimisation: plain SGD with lr 1e-4, firing-rate

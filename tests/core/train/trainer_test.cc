@@ -41,8 +41,8 @@ TEST(TrainerLearningTest, EvidenceAccumulationErrorFallsBelowChance) {
   EXPECT_EQ(h.back().populations[1].name, "ALIF");
 }
 
-// Pattern generation with random e-prop: the normalised MSE must halve
-// within 400 iterations (measured: 1.40 -> 0.52).
+// Pattern generation with random e-prop: the normalised MSE must fall by a
+// factor 3 within 400 iterations (measured: 1.40 -> 0.39).
 TEST(TrainerLearningTest, PatternGenerationNmseFalls) {
   TrainerConfig config;
   config.algorithm = Algorithm::kEpropRandom;
@@ -54,7 +54,7 @@ TEST(TrainerLearningTest, PatternGenerationNmseFalls) {
   const std::vector<IterationMetrics>& h = trainer->history();
   ASSERT_GE(h.size(), 2u);
   EXPECT_TRUE(std::isnan(h.back().error));
-  EXPECT_LT(h.back().nmse, h.front().nmse / 2);
+  EXPECT_LT(h.back().nmse, h.front().nmse / 3);
 }
 
 // Equal except for wall-clock fields.
