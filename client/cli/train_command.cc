@@ -223,7 +223,13 @@ int RunTrainCommand(const std::vector<std::string>& argv) {
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(parsed->task, parsed->config);
-  if (!trainer.ok()) return UsageError(std::string(trainer.status().message()));
+  if (!trainer.ok()) {
+    if (trainer.status().code() != absl::StatusCode::kInvalidArgument) {
+      std::cerr << "eprop train: " << trainer.status().message() << "\n";
+      return 1;
+    }
+    return UsageError(std::string(trainer.status().message()));
+  }
 
   if (!parsed->resume.empty()) {
     absl::StatusOr<TrainingCheckpoint> checkpoint =

@@ -21,6 +21,7 @@ class EvidenceAccumulationTask : public Task {
     return EvidenceFeedback(mode);
   }
   int default_batch() const override { return 64; }
+  int steps() const override { return config_.steps(); }
   double default_stop_criterion() const override { return 0.07; }
   TaskBatch NextBatch(int batch, Rng& rng) override {
     return MakeEvidenceBatch(config_, batch, rng);
@@ -54,6 +55,7 @@ class PatternGenerationTask : public Task {
     return f;
   }
   int default_batch() const override { return 1; }
+  int steps() const override { return config_.steps; }
   double default_stop_criterion() const override { return 0.0; }
   TaskBatch NextBatch(int batch, Rng&) override {
     TaskBatch out;

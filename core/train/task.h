@@ -27,6 +27,8 @@ class Task {
   virtual RateRegularizerConfig regularizer() const = 0;
   virtual FeedbackConfig feedback(FeedbackMode mode) const = 0;
   virtual int default_batch() const = 0;
+  // Time steps of every sequence the task generates.
+  virtual int steps() const = 0;
   // Stop when the validation error (classification) or normalised MSE
   // (regression) is below this; 0 = train for max_iterations.
   virtual double default_stop_criterion() const = 0;

@@ -126,6 +126,10 @@ absl::Status TrainerConfig::Validate() const {
         "lr_decay must be in (0, 1] and lr_decay_every >= 0, got ", lr_decay,
         " every ", lr_decay_every));
   }
+  if (max_trajectory_bytes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_trajectory_bytes must be >= 1, got ", max_trajectory_bytes));
+  }
   if (checkpoint_every < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint_every must be >= 0 (0 = never), got ", checkpoint_every));
@@ -142,6 +146,23 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(task_name, config.seed);
   if (!task.ok()) return task.status();
+  const int batch = config.batch > 0 ? config.batch : (*task)->default_batch();
+  const NetworkConfig network = (*task)->network();
+  // Per step and sample: psi and recorded v and threshold (float, per
+  // neuron), the readout, and spike events.
+  const double bytes_per_row =
+      4.0 * (3 * network.n_rec() + network.n_out) + 16.0;
+  const double bytes = bytes_per_row * (*task)->steps() * batch;
+  if (bytes > static_cast<double>(config.max_trajectory_bytes)) {
+    const int64_t max_batch = static_cast<int64_t>(
+        config.max_trajectory_bytes / (bytes_per_row * (*task)->steps()));
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "batch %d x %d steps x %d neurons needs about %.1f GiB of trajectory "
+        "memory; the limit is %.1f GiB, so the batch may be at most %d",
+        batch, (*task)->steps(), network.n_rec(), bytes / (1 << 30),
+        static_cast<double>(config.max_trajectory_bytes) / (1 << 30),
+        max_batch));
+  }
   return std::unique_ptr<Trainer>(new Trainer(std::move(*task), config));
 }
 

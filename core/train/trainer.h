@@ -57,6 +57,10 @@ struct TrainerConfig {
   // Run() hands a checkpoint to its callback every this many iterations
   // (0 = never).
   int64_t checkpoint_every = 0;
+  // Upper bound on the memory of one batch's recorded trajectory
+  // (pseudo-derivatives, spikes, readout), checked when the trainer is
+  // created.
+  int64_t max_trajectory_bytes = int64_t{8} << 30;
 
   absl::Status Validate() const;
 };
@@ -74,7 +78,8 @@ class Trainer {
   using MetricsCallback = std::function<void(const IterationMetrics&)>;
   using CheckpointCallback = std::function<void(const TrainingCheckpoint&)>;
 
-  // Fails if the config is invalid or the task unknown.
+  // Fails if the config is invalid, the task unknown, or a batch would need
+  // more than config.max_trajectory_bytes (RESOURCE_EXHAUSTED).
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const std::string& task_name, const TrainerConfig& config);
 

@@ -191,6 +191,17 @@ TEST(TrainerTest, LearningRateSchedule) {
   EXPECT_DOUBLE_EQ(trainer->LearningRateAt(250), 1.25e-3);
 }
 
+TEST(TrainerTest, RefusesBatchesBeyondTheMemoryLimit) {
+  TrainerConfig config;
+  config.batch = 100000;  // 2250 steps x 100 neurons: about 270 GB
+  const absl::Status status =
+      Trainer::Create("evidence_accumulation", config).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("at most"), std::string::npos) << status;
+  config.batch = 64;
+  EXPECT_TRUE(Trainer::Create("evidence_accumulation", config).ok());
+}
+
 TEST(TrainerTest, RejectsBadConfigAndUnknownNames) {
   TrainerConfig config;
   config.validate_every = 0;
