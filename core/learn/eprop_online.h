@@ -36,6 +36,11 @@ class OnlineEprop {
   // Readout y(t) of the last step, [batch x n_out].
   Mat<S> Output() const;
   const NetworkState<S>& state() const { return state_; }
+  // ebar_ji(t) of the last step for sample b; i counts inputs first, then
+  // recurrent units.
+  S FilteredTrace(int b, int j, int i) const {
+    return ebar_(static_cast<int64_t>(b) * model_->n_rec + j, i);
+  }
 
   // Adds this step's gradient. dE_dy: [batch x n_out] for the last step;
   // dE_dz_direct: [batch x n_rec] or empty; feedback: B [n_rec x n_out].

@@ -83,6 +83,12 @@ class PatternGenerationTask : public Task {
 
 }  // namespace
 
+LossGradient<float> TaskLoss(const TaskBatch& batch, const MatF& y) {
+  return batch.classification
+             ? SoftmaxCrossEntropy(y, batch.labels, batch.mask)
+             : MeanSquaredError(y, batch.target, batch.batch);
+}
+
 absl::StatusOr<std::unique_ptr<Task>> MakeTask(const std::string& name,
                                                uint64_t seed) {
   if (name == "evidence_accumulation") {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "core/learn/feedback.h"
 #include "core/learn/firing_rate.h"
+#include "core/learn/loss.h"
 #include "core/learn/optimizer.h"
 #include "core/model/network_config.h"
 #include "core/tasks/task_batch.h"
@@ -34,6 +35,10 @@ class Task {
   virtual double default_stop_criterion() const = 0;
   virtual TaskBatch NextBatch(int batch, Rng& rng) = 0;
 };
+
+// The task loss of a batch's readout y: masked softmax cross-entropy for
+// classification batches, MSE otherwise.
+LossGradient<float> TaskLoss(const TaskBatch& batch, const MatF& y);
 
 // "evidence_accumulation" or "pattern_generation"; seed fixes the frozen
 // pattern of pattern generation.

@@ -35,12 +35,6 @@ FeedbackMode FeedbackOf(Algorithm a) {
   }
 }
 
-LossGradient<float> TaskLoss(const TaskBatch& batch, const Mat<float>& y) {
-  return batch.classification
-             ? SoftmaxCrossEntropy(y, batch.labels, batch.mask)
-             : MeanSquaredError(y, batch.target, batch.batch);
-}
-
 // Fraction of samples whose decision, the argmax of the readout averaged
 // over the masked steps, differs from the label.
 double ClassificationError(const TaskBatch& batch, const Mat<float>& y) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/learn/loss.h"
+#include "core/learn/eprop_online.h"
 #include "core/sim/simulate.h"
 
 namespace eprop {
@@ -20,24 +20,19 @@ MatD Softmax(const MatD& logits) {
   return p;
 }
 
-// eq. 25 for the synapse from input `input` onto each neuron in `posts`.
-MatD EligibilityTraces(const NeuronConstants& k, const MatD& x, int input,
-                       const MatD& psi, const std::vector<int>& posts) {
-  MatD ebar_out(x.rows(), posts.size());
-  for (size_t n = 0; n < posts.size(); ++n) {
-    const int j = posts[n];
-    double zbar = 0, eps_a = 0, ebar = 0, psi_prev = 0, zbar_prev = 0;
-    for (Eigen::Index t = 0; t < x.rows(); ++t) {
-      eps_a = (k.rho[j] - k.beta[j] * psi_prev) * eps_a + psi_prev * zbar_prev;
-      zbar = k.alpha[j] * zbar + k.c_in[j] * x(t, input);
-      const double e = psi(t, j) * (zbar - k.beta[j] * eps_a);
-      ebar = k.kappa * ebar + (1 - k.kappa) * e;
-      ebar_out(t, n) = ebar;
-      psi_prev = psi(t, j);
-      zbar_prev = zbar;
+// ebar_ji(t) of sample 0 for the synapses from input `input` onto `posts`,
+// from online e-prop run on that sample alone.
+MatD EligibilityTraces(const NetworkModel<float>& model, const TaskBatch& batch,
+                       const std::vector<int>& posts, int input) {
+  OnlineEprop<float> online(&model, 1);
+  MatD ebar(batch.steps, posts.size());
+  for (int t = 0; t < batch.steps; ++t) {
+    online.Step(batch.inputs, int64_t{t} * batch.batch);
+    for (size_t n = 0; n < posts.size(); ++n) {
+      ebar(t, n) = online.FilteredTrace(0, posts[n], input);
     }
   }
-  return ebar_out;
+  return ebar;
 }
 
 }  // namespace
@@ -84,7 +79,7 @@ plot::TrialData RecordTrial(Trainer& trainer, const TaskBatch& batch) {
 
   d.classification = batch.classification;
   const MatD y = sample(traj.y);
-  LossGradient<float> loss;
+  const LossGradient<float> loss = TaskLoss(batch, traj.y);
   if (batch.classification) {
     d.output = Softmax(y);
     d.target = MatD::Zero(steps, network.n_out);
@@ -92,11 +87,9 @@ plot::TrialData RecordTrial(Trainer& trainer, const TaskBatch& batch) {
       const int64_t row = int64_t{t} * b;
       if (batch.mask[row]) d.target(t, batch.labels[row]) = 1;
     }
-    loss = SoftmaxCrossEntropy(traj.y, batch.labels, batch.mask);
   } else {
     d.output = y;
     d.target = sample(batch.target);
-    loss = MeanSquaredError(traj.y, batch.target, b);
   }
 
   // Neurons shown: the first LIF and the first two ALIF (or what exists).
@@ -115,8 +108,8 @@ plot::TrialData RecordTrial(Trainer& trainer, const TaskBatch& batch) {
   }
   Eigen::Index busiest = 0;
   d.inputs.colwise().sum().maxCoeff(&busiest);
-  d.eligibility_traces = EligibilityTraces(
-      constants, d.inputs, static_cast<int>(busiest), sample(traj.psi), posts);
+  d.eligibility_traces = EligibilityTraces(model, batch, posts,
+                                           static_cast<int>(busiest));
   return d;
 }
 

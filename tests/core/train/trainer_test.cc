@@ -1,4 +1,5 @@
 #include "core/train/trainer.h"
+#include "core/train/trial.h"
 
 #include <gtest/gtest.h>
 
@@ -189,6 +190,30 @@ TEST(TrainerTest, LearningRateSchedule) {
   EXPECT_DOUBLE_EQ(trainer->LearningRateAt(99), 5e-3);
   EXPECT_DOUBLE_EQ(trainer->LearningRateAt(100), 2.5e-3);
   EXPECT_DOUBLE_EQ(trainer->LearningRateAt(250), 1.25e-3);
+}
+
+TEST(TrialTest, RecordsTheFigureOfOneTrial) {
+  TrainerConfig config;
+  config.batch = 2;
+  const std::unique_ptr<Trainer> trainer =
+      MakeTrainer("evidence_accumulation", config);
+  Rng rng(7);
+  const plot::TrialData d = RecordTrial(*trainer, trainer->SampleBatch(rng));
+  ASSERT_EQ(d.inputs.rows(), 2250);
+  EXPECT_EQ(d.lif_spikes.cols(), 50);
+  EXPECT_EQ(d.alif_spikes.cols(), 50);
+  EXPECT_GT(d.lif_spikes.sum() + d.alif_spikes.sum(), 0);
+  EXPECT_EQ(d.alif_thresholds.cols(), 4);
+  // Probabilities sum to one; the target is one-hot on the recall steps.
+  EXPECT_NEAR(d.output.row(100).sum(), 1.0, 1e-6);
+  EXPECT_EQ(d.target.sum(), 150);
+  // Learning signals only where the loss is (the recall window), and
+  // eligibility traces of the busiest input synapse are not all zero.
+  ASSERT_EQ(d.learning_signals.cols(), 3);
+  EXPECT_EQ(d.learning_signals.topRows(2100).cwiseAbs().maxCoeff(), 0.0);
+  EXPECT_GT(d.learning_signals.bottomRows(150).cwiseAbs().maxCoeff(), 0.0);
+  ASSERT_EQ(d.eligibility_traces.cols(), 3);
+  EXPECT_GT(d.eligibility_traces.cwiseAbs().maxCoeff(), 0.0);
 }
 
 TEST(TrainerTest, RefusesBatchesBeyondTheMemoryLimit) {
