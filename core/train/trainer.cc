@@ -141,7 +141,21 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   absl::StatusOr<std::unique_ptr<Task>> task = MakeTask(task_name, config.seed);
   if (!task.ok()) return task.status();
   const int batch = config.batch > 0 ? config.batch : (*task)->default_batch();
-  const NetworkConfig network = (*task)->network();
+  const NetworkConfig network = config.network.value_or((*task)->network());
+  if (config.network.has_value()) {
+    const NetworkConfig task_network = (*task)->network();
+    if (network.n_in != task_network.n_in ||
+        network.n_out != task_network.n_out ||
+        network.dt_ms != task_network.dt_ms) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "task %s needs n_in = %d, n_out = %d and dt_ms = %g", task_name,
+          task_network.n_in, task_network.n_out, task_network.dt_ms));
+    }
+    if (absl::Status s = network.Validate(); !s.ok()) return s;
+  }
+  const OptimizerConfig optimizer =
+      config.optimizer.value_or((*task)->optimizer());
+  if (absl::Status s = optimizer.Validate(); !s.ok()) return s;
   // Per step and sample: psi and recorded v and threshold (float, per
   // neuron), the readout, and spike events.
   const double bytes_per_row =
@@ -157,13 +171,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
         static_cast<double>(config.max_trajectory_bytes) / (1 << 30),
         max_batch));
   }
-  return std::unique_ptr<Trainer>(new Trainer(std::move(*task), config));
+  return std::unique_ptr<Trainer>(
+      new Trainer(std::move(*task), config, network, optimizer));
 }
 
-Trainer::Trainer(std::unique_ptr<Task> task, const TrainerConfig& config)
+Trainer::Trainer(std::unique_ptr<Task> task, const TrainerConfig& config,
+                 const NetworkConfig& network,
+                 const OptimizerConfig& optimizer)
     : task_(std::move(task)),
       config_(config),
-      network_(task_->network()),
+      network_(network),
       constants_(MakeNeuronConstants(network_)),
       batch_(config.batch > 0 ? config.batch : task_->default_batch()),
       method_(MethodOf(config.algorithm)),
@@ -171,8 +188,8 @@ Trainer::Trainer(std::unique_ptr<Task> task, const TrainerConfig& config)
       weights_(InitWeights(network_, config.seed).Cast<float>()),
       feedback_(task_->feedback(FeedbackOf(config.algorithm)), network_,
                 config.seed + 1),
-      optimizer_(task_->optimizer(), weights_),
-      base_learning_rate_(task_->optimizer().learning_rate),
+      optimizer_(optimizer, weights_),
+      optimizer_config_(optimizer),
       rng_(config.seed + 2) {}
 
 double Trainer::stop_criterion() const {
@@ -185,8 +202,8 @@ double Trainer::ValidationError(const IterationMetrics& m) const {
 }
 
 double Trainer::LearningRateAt(int64_t iteration) const {
-  if (config_.lr_decay_every == 0) return base_learning_rate_;
-  return base_learning_rate_ *
+  if (config_.lr_decay_every == 0) return optimizer_config_.learning_rate;
+  return optimizer_config_.learning_rate *
          std::pow(config_.lr_decay,
                   static_cast<double>(iteration / config_.lr_decay_every));
 }
@@ -298,13 +315,34 @@ TrainResult Trainer::Run(const MetricsCallback& on_validation,
 }
 
 std::string Trainer::RunDescription() const {
-  return absl::StrFormat(
+  std::string out = absl::StrFormat(
       "task=%s algorithm=%s seed=%d batch=%d validate_every=%d "
       "stop_criterion=%.17g early_stop_batches=%d lr_decay_every=%d "
       "lr_decay=%.17g",
       task_->name(), AlgorithmName(config_.algorithm), config_.seed, batch_,
       config_.validate_every, stop_criterion(), config_.early_stop_batches,
       config_.lr_decay_every, config_.lr_decay);
+  // Replacements only, so that runs with the task's defaults keep the
+  // description (and checkpoints) of earlier versions.
+  if (config_.network.has_value()) {
+    const NetworkConfig& n = network_;
+    absl::StrAppendFormat(
+        &out,
+        " network=n_lif:%d,n_alif:%d,tau_m_ms:%.17g,tau_a_ms:%.17g,"
+        "beta:%.17g,v_th:%.17g,n_ref:%d,gamma:%.17g,tau_out_ms:%.17g,"
+        "bias:%d",
+        n.n_lif, n.n_alif, n.tau_m_ms, n.tau_a_ms, n.beta_alif, n.v_th,
+        n.n_ref, n.gamma, n.tau_out_ms, n.readout_bias);
+  }
+  if (config_.optimizer.has_value()) {
+    const OptimizerConfig& o = optimizer_config_;
+    absl::StrAppendFormat(
+        &out, " optimizer=%s,lr:%.17g,beta1:%.17g,beta2:%.17g,eps:%.17g,"
+        "clip:%.17g",
+        o.kind == OptimizerConfig::Kind::kAdam ? "adam" : "sgd",
+        o.learning_rate, o.beta1, o.beta2, o.epsilon, o.clip_global_norm);
+  }
+  return out;
 }
 
 TrainingCheckpoint Trainer::SaveState() const {

@@ -24,6 +24,7 @@
 #include "core/learn/feedback.h"
 #include "core/learn/gradient.h"
 #include "core/learn/optimizer.h"
+#include "core/model/network_config.h"
 #include "core/model/weights.h"
 #include "core/sim/simulate.h"
 #include "core/train/checkpoint.h"
@@ -61,6 +62,10 @@ struct TrainerConfig {
   // (pseudo-derivatives, spikes, readout), checked when the trainer is
   // created.
   int64_t max_trajectory_bytes = int64_t{8} << 30;
+  // Replacements of the task's network and optimizer (unset: the task's).
+  // A replacement network must keep the task's n_in, n_out and dt_ms.
+  std::optional<NetworkConfig> network;
+  std::optional<OptimizerConfig> optimizer;
 
   absl::Status Validate() const;
 };
@@ -124,7 +129,8 @@ class Trainer {
   double LearningRateAt(int64_t iteration) const;
 
  private:
-  Trainer(std::unique_ptr<Task> task, const TrainerConfig& config);
+  Trainer(std::unique_ptr<Task> task, const TrainerConfig& config,
+          const NetworkConfig& network, const OptimizerConfig& optimizer);
   void TrainStep();
   // Records a validation on a fresh batch; true when the early-stop rule
   // ends the run.
@@ -142,7 +148,7 @@ class Trainer {
   Weights<float> weights_;
   Feedback<float> feedback_;
   Optimizer<float> optimizer_;
-  double base_learning_rate_;
+  OptimizerConfig optimizer_config_;
   Rng rng_;
   int64_t iteration_ = 0;
   std::vector<IterationMetrics> history_;

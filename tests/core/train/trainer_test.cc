@@ -247,5 +247,38 @@ TEST(TrainerTest, RejectsBadConfigAndUnknownNames) {
   EXPECT_FALSE(config.Validate().ok());
 }
 
+TEST(TrainerTest, ReplacesTheTasksNetworkAndOptimizer) {
+  TrainerConfig config;
+  config.max_iterations = 1;
+  const std::unique_ptr<Trainer> defaults =
+      MakeTrainer("evidence_accumulation", config);
+  NetworkConfig network = defaults->network();
+  network.n_lif = 30;
+  network.n_alif = 10;
+  config.network = network;
+  OptimizerConfig optimizer;
+  optimizer.kind = OptimizerConfig::Kind::kSgd;
+  optimizer.learning_rate = 0.5;
+  config.optimizer = optimizer;
+  const std::unique_ptr<Trainer> replaced =
+      MakeTrainer("evidence_accumulation", config);
+  EXPECT_EQ(replaced->weights().w_rec.rows(), 40);
+  EXPECT_EQ(replaced->LearningRateAt(0), 0.5);
+  // Same task and seed, different network: not the same run.
+  EXPECT_EQ(replaced->RestoreState(defaults->SaveState()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(replaced->RestoreState(replaced->SaveState()).ok());
+
+  network.n_in = 5;  // the task's inputs are fixed
+  config.network = network;
+  EXPECT_EQ(Trainer::Create("evidence_accumulation", config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config.network.reset();
+  optimizer.learning_rate = -1;
+  config.optimizer = optimizer;
+  EXPECT_EQ(Trainer::Create("evidence_accumulation", config).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace eprop
