@@ -135,6 +135,14 @@ absl::Status TrainerConfig::Validate() const {
   return absl::OkStatus();
 }
 
+double TrajectoryBytes(const NetworkConfig& network, int steps, int batch) {
+  // Per step and sample: psi and recorded v and threshold (float, per
+  // neuron), the readout, and spike events.
+  const double bytes_per_row =
+      4.0 * (3 * network.n_rec() + network.n_out) + 16.0;
+  return bytes_per_row * steps * batch;
+}
+
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     const std::string& task_name, const TrainerConfig& config) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
@@ -156,14 +164,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const OptimizerConfig optimizer =
       config.optimizer.value_or((*task)->optimizer());
   if (absl::Status s = optimizer.Validate(); !s.ok()) return s;
-  // Per step and sample: psi and recorded v and threshold (float, per
-  // neuron), the readout, and spike events.
-  const double bytes_per_row =
-      4.0 * (3 * network.n_rec() + network.n_out) + 16.0;
-  const double bytes = bytes_per_row * (*task)->steps() * batch;
+  const double bytes = TrajectoryBytes(network, (*task)->steps(), batch);
   if (bytes > static_cast<double>(config.max_trajectory_bytes)) {
     const int64_t max_batch = static_cast<int64_t>(
-        config.max_trajectory_bytes / (bytes_per_row * (*task)->steps()));
+        config.max_trajectory_bytes /
+        TrajectoryBytes(network, (*task)->steps(), 1));
     return absl::ResourceExhaustedError(absl::StrFormat(
         "batch %d x %d steps x %d neurons needs about %.1f GiB of trajectory "
         "memory; the limit is %.1f GiB, so the batch may be at most %d",

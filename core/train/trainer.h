@@ -70,6 +70,10 @@ struct TrainerConfig {
   absl::Status Validate() const;
 };
 
+// Bytes of one batch's recorded trajectory (pseudo-derivatives, voltages,
+// thresholds, readout, spike events), which dominates a run's memory.
+double TrajectoryBytes(const NetworkConfig& network, int steps, int batch);
+
 struct TrainResult {
   int64_t iterations = 0;  // training iterations completed
   bool reached_criterion = false;

@@ -1,0 +1,399 @@
+#include "server/job_spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/train/task.h"
+
+namespace eprop::server {
+namespace {
+
+using v1::JobSpec;
+
+absl::Status OutOfRange(const std::string& field, const std::string& allowed,
+                        double got) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " must be ", allowed, ", got ", absl::StrFormat("%.17g", got)));
+}
+
+// A field's allowed interval: [lo, hi], or (lo, hi] when open_lo.
+struct RangeCheck {
+  const char* field;
+  double value;
+  double lo;
+  double hi;
+  bool open_lo = false;
+};
+
+// The first violated check (NaN and infinity violate every check).
+absl::Status CheckRanges(std::initializer_list<RangeCheck> checks) {
+  for (const RangeCheck& c : checks) {
+    const bool ok = std::isfinite(c.value) &&
+                    (c.open_lo ? c.value > c.lo : c.value >= c.lo) &&
+                    c.value <= c.hi;
+    if (!ok) {
+      return OutOfRange(c.field,
+                        absl::StrFormat("%s%g, %g]", c.open_lo ? "in (" : "in [",
+                                        c.lo, c.hi),
+                        c.value);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveNetwork(const NetworkConfig& task, const JobLimits& limits,
+                            v1::NetworkSpec* n) {
+  if (!n->has_n_lif()) n->set_n_lif(task.n_lif);
+  if (!n->has_n_alif()) n->set_n_alif(task.n_alif);
+  if (!n->has_tau_m_ms()) n->set_tau_m_ms(task.tau_m_ms);
+  if (!n->has_tau_a_ms()) n->set_tau_a_ms(task.tau_a_ms);
+  if (!n->has_beta_alif()) n->set_beta_alif(task.beta_alif);
+  if (!n->has_v_th()) n->set_v_th(task.v_th);
+  if (!n->has_n_ref_steps()) n->set_n_ref_steps(task.n_ref);
+  if (!n->has_gamma()) n->set_gamma(task.gamma);
+  if (!n->has_tau_out_ms()) n->set_tau_out_ms(task.tau_out_ms);
+  if (!n->has_readout_bias()) n->set_readout_bias(task.readout_bias);
+  const double max_n = limits.max_neurons;
+  if (absl::Status s = CheckRanges({
+          {"network.n_lif", double(n->n_lif()), 0, max_n},
+          {"network.n_alif", double(n->n_alif()), 0, max_n},
+          {"network.tau_m_ms", n->tau_m_ms(), 0, 1e6, true},
+          {"network.tau_a_ms", n->tau_a_ms(), 0, 1e7, true},
+          {"network.beta_alif", n->beta_alif(), 0, 1e3},
+          {"network.v_th", n->v_th(), 0, 1e3, true},
+          {"network.n_ref_steps", double(n->n_ref_steps()), 0, 1e4},
+          {"network.gamma", n->gamma(), 0, 1e3, true},
+          {"network.tau_out_ms", n->tau_out_ms(), 0, 1e6},
+      });
+      !s.ok()) {
+    return s;
+  }
+  const int64_t n_rec = int64_t{n->n_lif()} + n->n_alif();
+  if (n_rec < 1 || n_rec > limits.max_neurons) {
+    return OutOfRange(
+        "network.n_lif + network.n_alif",
+        absl::StrCat("in [1, ", limits.max_neurons, "] (--max_neurons)"),
+        static_cast<double>(n_rec));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ResolveOptimizer(const OptimizerConfig& task,
+                              v1::OptimizerSpec* o) {
+  if (o->kind() == v1::OPTIMIZER_KIND_UNSPECIFIED) {
+    o->set_kind(task.kind == OptimizerConfig::Kind::kAdam
+                    ? v1::OPTIMIZER_KIND_ADAM
+                    : v1::OPTIMIZER_KIND_SGD);
+  } else if (!v1::OptimizerKind_IsValid(o->kind())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "optimizer.kind must be OPTIMIZER_KIND_SGD or OPTIMIZER_KIND_ADAM, "
+        "got ", o->kind()));
+  }
+  if (!o->has_learning_rate()) o->set_learning_rate(task.learning_rate);
+  if (!o->has_adam_beta1()) o->set_adam_beta1(task.beta1);
+  if (!o->has_adam_beta2()) o->set_adam_beta2(task.beta2);
+  if (!o->has_adam_epsilon()) o->set_adam_epsilon(task.epsilon);
+  if (!o->has_clip_global_norm()) {
+    o->set_clip_global_norm(task.clip_global_norm);
+  }
+  const double below_one = std::nextafter(1.0, 0.0);
+  return CheckRanges({
+      {"optimizer.learning_rate", o->learning_rate(), 0, 10, true},
+      {"optimizer.adam_beta1", o->adam_beta1(), 0, below_one},
+      {"optimizer.adam_beta2", o->adam_beta2(), 0, below_one},
+      {"optimizer.adam_epsilon", o->adam_epsilon(), 0, 1, true},
+      {"optimizer.clip_global_norm", o->clip_global_norm(), 0, 1e9},
+  });
+}
+
+absl::Status ResolveSchedule(const Task& task, const JobLimits& limits,
+                             v1::ScheduleSpec* s) {
+  if (!s->has_max_iterations()) {
+    s->set_max_iterations(std::min<int64_t>(2000, limits.max_iterations));
+  }
+  if (!s->has_batch_size()) s->set_batch_size(task.default_batch());
+  if (!s->has_validate_every_iterations()) s->set_validate_every_iterations(10);
+  if (!s->has_lr_decay_every_iterations()) {
+    s->set_lr_decay_every_iterations(0);
+  }
+  if (!s->has_lr_decay_factor()) s->set_lr_decay_factor(1.0);
+  return CheckRanges({
+      {"schedule.max_iterations", double(s->max_iterations()), 1,
+       double(limits.max_iterations)},
+      {"schedule.batch_size", double(s->batch_size()), 1, 100000},
+      {"schedule.validate_every_iterations",
+       double(s->validate_every_iterations()), 1, 1e8},
+      {"schedule.lr_decay_every_iterations",
+       double(s->lr_decay_every_iterations()), 0, 1e8},
+      {"schedule.lr_decay_factor", s->lr_decay_factor(), 0, 1, true},
+  });
+}
+
+NetworkConfig ApplyNetwork(NetworkConfig n, const v1::NetworkSpec& s) {
+  n.n_lif = s.n_lif();
+  n.n_alif = s.n_alif();
+  n.tau_m_ms = s.tau_m_ms();
+  n.tau_a_ms = s.tau_a_ms();
+  n.beta_alif = s.beta_alif();
+  n.v_th = s.v_th();
+  n.n_ref = s.n_ref_steps();
+  n.gamma = s.gamma();
+  n.tau_out_ms = s.tau_out_ms();
+  n.readout_bias = s.readout_bias();
+  return n;
+}
+
+bool SameNetwork(const NetworkConfig& a, const NetworkConfig& b) {
+  return a.n_lif == b.n_lif && a.n_alif == b.n_alif &&
+         a.tau_m_ms == b.tau_m_ms && a.tau_a_ms == b.tau_a_ms &&
+         a.beta_alif == b.beta_alif && a.v_th == b.v_th &&
+         a.n_ref == b.n_ref && a.gamma == b.gamma &&
+         a.tau_out_ms == b.tau_out_ms && a.readout_bias == b.readout_bias;
+}
+
+OptimizerConfig ApplyOptimizer(OptimizerConfig o, const v1::OptimizerSpec& s) {
+  o.kind = s.kind() == v1::OPTIMIZER_KIND_SGD ? OptimizerConfig::Kind::kSgd
+                                              : OptimizerConfig::Kind::kAdam;
+  o.learning_rate = s.learning_rate();
+  o.beta1 = s.adam_beta1();
+  o.beta2 = s.adam_beta2();
+  o.epsilon = s.adam_epsilon();
+  o.clip_global_norm = s.clip_global_norm();
+  return o;
+}
+
+bool SameOptimizer(const OptimizerConfig& a, const OptimizerConfig& b) {
+  return a.kind == b.kind && a.learning_rate == b.learning_rate &&
+         a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.epsilon == b.epsilon &&
+         a.clip_global_norm == b.clip_global_norm;
+}
+
+// Weights, gradient, Adam moments and feedback: five float copies.
+double ParameterBytes(const NetworkConfig& n) {
+  return 5.0 * 4.0 * n.n_rec() * (static_cast<double>(n.n_rec()) + n.n_in + n.n_out);
+}
+
+absl::Status CheckMemory(const Task& task, const NetworkConfig& network,
+                         int batch, const JobLimits& limits) {
+  const double fixed = ParameterBytes(network);
+  const double per_sample = TrajectoryBytes(network, task.steps(), 1);
+  const double limit = static_cast<double>(limits.max_job_memory_bytes);
+  if (fixed + per_sample * batch <= limit) return absl::OkStatus();
+  const int64_t max_batch =
+      fixed >= limit ? 0 : static_cast<int64_t>((limit - fixed) / per_sample);
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "this job needs about %.2f GiB (batch %d x %d steps x %d neurons); the "
+      "server allows %.2f GiB per job (--max_job_memory_mb), so with this "
+      "network the batch may be at most %d",
+      (fixed + per_sample * batch) / (1 << 30), batch, task.steps(),
+      network.n_rec(), limit / (1 << 30), max_batch));
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
+                                       const JobLimits& limits) {
+  JobSpec r = spec;
+  if (r.task() == v1::TASK_UNSPECIFIED || !v1::Task_IsValid(r.task())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task is required and must be TASK_EVIDENCE_ACCUMULATION or "
+        "TASK_PATTERN_GENERATION, got ", v1::Task_Name(r.task()).empty()
+                                             ? std::to_string(r.task())
+                                             : v1::Task_Name(r.task())));
+  }
+  if (r.algorithm() == v1::ALGORITHM_UNSPECIFIED) {
+    r.set_algorithm(v1::ALGORITHM_EPROP_RANDOM);
+  } else if (!v1::Algorithm_IsValid(r.algorithm())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm must be ALGORITHM_BPTT, ALGORITHM_EPROP_SYMMETRIC, "
+        "ALGORITHM_EPROP_RANDOM or ALGORITHM_EPROP_ADAPTIVE, got ",
+        r.algorithm()));
+  }
+  if (!r.has_seed()) r.set_seed(1);
+  const std::unique_ptr<Task> task = *MakeTask(TaskName(r.task()), r.seed());
+  if (absl::Status s = ResolveNetwork(task->network(), limits,
+                                      r.mutable_network());
+      !s.ok()) {
+    return s;
+  }
+  const NetworkConfig network = ApplyNetwork(task->network(), r.network());
+  if (absl::Status s = network.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("network: ", s.message()));
+  }
+  if (absl::Status s = ResolveOptimizer(task->optimizer(),
+                                        r.mutable_optimizer());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ResolveSchedule(*task, limits, r.mutable_schedule());
+      !s.ok()) {
+    return s;
+  }
+  if (!r.has_stop_criterion()) {
+    r.set_stop_criterion(task->default_stop_criterion());
+  }
+  if (!r.has_checkpoint_every_iterations()) {
+    r.set_checkpoint_every_iterations(kDefaultCheckpointEvery);
+  }
+  if (!r.has_threads()) r.set_threads(limits.default_threads);
+  if (absl::Status s = CheckRanges({
+          {"stop_criterion", r.stop_criterion(), 0, 1e6},
+          {"checkpoint_every_iterations",
+           double(r.checkpoint_every_iterations()), 1, 1e8},
+          {"threads", double(r.threads()), 1, double(limits.max_threads)},
+      });
+      !s.ok()) {
+    return s;
+  }
+  if (r.display_name().size() > kMaxDisplayNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "display_name must be at most ", kMaxDisplayNameBytes, " bytes, got ",
+        r.display_name().size()));
+  }
+  if (absl::Status s = CheckMemory(*task, network, r.schedule().batch_size(),
+                                   limits);
+      !s.ok()) {
+    return s;
+  }
+  return r;
+}
+
+TrainerInputs ToTrainerInputs(const JobSpec& r) {
+  TrainerInputs out;
+  out.task = TaskName(r.task());
+  const std::unique_ptr<Task> task = *MakeTask(out.task, r.seed());
+  TrainerConfig& c = out.config;
+  c.algorithm = *ParseAlgorithm(AlgorithmNameOf(r.algorithm()));
+  c.seed = r.seed();
+  c.batch = r.schedule().batch_size();
+  c.max_iterations = r.schedule().max_iterations();
+  c.validate_every = r.schedule().validate_every_iterations();
+  c.lr_decay_every = r.schedule().lr_decay_every_iterations();
+  c.lr_decay = r.schedule().lr_decay_factor();
+  c.stop_criterion = r.stop_criterion();
+  c.checkpoint_every = r.checkpoint_every_iterations();
+  c.threads = r.threads();
+  c.max_trajectory_bytes = INT64_MAX;  // checked by ResolveJobSpec
+  // Replacements only where the spec differs from the task, so that a job
+  // with the paper's constants is the same run as `eprop train --local`.
+  const NetworkConfig network = ApplyNetwork(task->network(), r.network());
+  if (!SameNetwork(network, task->network())) c.network = network;
+  const OptimizerConfig optimizer =
+      ApplyOptimizer(task->optimizer(), r.optimizer());
+  if (!SameOptimizer(optimizer, task->optimizer())) c.optimizer = optimizer;
+  return out;
+}
+
+std::string TaskName(v1::Task task) {
+  switch (task) {
+    case v1::TASK_EVIDENCE_ACCUMULATION:
+      return "evidence_accumulation";
+    case v1::TASK_PATTERN_GENERATION:
+      return "pattern_generation";
+    default:
+      return "unspecified";
+  }
+}
+
+absl::StatusOr<v1::Task> ParseTask(const std::string& name) {
+  for (v1::Task t :
+       {v1::TASK_EVIDENCE_ACCUMULATION, v1::TASK_PATTERN_GENERATION}) {
+    if (TaskName(t) == name) return t;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown task '", name,
+      "'; known tasks: evidence_accumulation, pattern_generation"));
+}
+
+v1::Algorithm ToProto(Algorithm algorithm) {
+  switch (algorithm) {
+    case Algorithm::kBptt:
+      return v1::ALGORITHM_BPTT;
+    case Algorithm::kEpropSymmetric:
+      return v1::ALGORITHM_EPROP_SYMMETRIC;
+    case Algorithm::kEpropRandom:
+      return v1::ALGORITHM_EPROP_RANDOM;
+    case Algorithm::kEpropAdaptive:
+      return v1::ALGORITHM_EPROP_ADAPTIVE;
+  }
+  return v1::ALGORITHM_UNSPECIFIED;
+}
+
+std::string AlgorithmNameOf(v1::Algorithm algorithm) {
+  switch (algorithm) {
+    case v1::ALGORITHM_BPTT:
+      return AlgorithmName(Algorithm::kBptt);
+    case v1::ALGORITHM_EPROP_SYMMETRIC:
+      return AlgorithmName(Algorithm::kEpropSymmetric);
+    case v1::ALGORITHM_EPROP_ADAPTIVE:
+      return AlgorithmName(Algorithm::kEpropAdaptive);
+    default:
+      return AlgorithmName(Algorithm::kEpropRandom);
+  }
+}
+
+std::string JobStateName(v1::JobState state) {
+  switch (state) {
+    case v1::JOB_STATE_QUEUED:
+      return "queued";
+    case v1::JOB_STATE_RUNNING:
+      return "running";
+    case v1::JOB_STATE_SUCCEEDED:
+      return "succeeded";
+    case v1::JOB_STATE_FAILED:
+      return "failed";
+    case v1::JOB_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "unspecified";
+  }
+}
+
+bool IsFinal(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+         state == v1::JOB_STATE_CANCELLED;
+}
+
+v1::IterationMetrics ToProto(const IterationMetrics& m) {
+  v1::IterationMetrics p;
+  p.set_iteration(m.iteration);
+  p.set_loss(m.loss);
+  p.set_reg_loss(m.reg_loss);
+  if (!std::isnan(m.error)) p.set_error(m.error);
+  if (!std::isnan(m.nmse)) p.set_nmse(m.nmse);
+  p.set_rate_hz(m.rate_hz);
+  for (const PopulationRates& r : m.populations) {
+    v1::PopulationRates* out = p.add_populations();
+    out->set_population(r.name);
+    out->set_mean_rate_hz(r.mean_hz);
+    out->set_min_rate_hz(r.min_hz);
+    out->set_max_rate_hz(r.max_hz);
+  }
+  p.set_ms_per_iteration(m.ms_per_iter);
+  p.set_wall_s(m.wall_s);
+  return p;
+}
+
+IterationMetrics FromProto(const v1::IterationMetrics& p) {
+  IterationMetrics m;
+  m.iteration = p.iteration();
+  m.loss = p.loss();
+  m.reg_loss = p.reg_loss();
+  m.error = p.has_error() ? p.error() : NAN;
+  m.nmse = p.has_nmse() ? p.nmse() : NAN;
+  m.rate_hz = p.rate_hz();
+  for (const v1::PopulationRates& r : p.populations()) {
+    m.populations.push_back(
+        {r.population(), r.mean_rate_hz(), r.min_rate_hz(), r.max_rate_hz()});
+  }
+  m.ms_per_iter = p.ms_per_iteration();
+  m.wall_s = p.wall_s();
+  return m;
+}
+
+}  // namespace eprop::server
