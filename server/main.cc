@@ -15,6 +15,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/util/file_io.h"
@@ -54,9 +56,10 @@ ABSL_FLAG(int, shutdown_timeout_s, 30,
           "On SIGTERM/SIGINT, how long open RPCs may take to finish");
 
 namespace eprop::server {
-namespace {
 
 constexpr char kVersion[] = "0.1.0";
+
+namespace {
 
 #ifndef EPROP_BUILD_OPTIONS
 #define EPROP_BUILD_OPTIONS "unknown"
@@ -245,6 +248,16 @@ int Run() {
 }  // namespace eprop::server
 
 int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  // --help and --helpshort list this file's flags, not Abseil's and gRPC's.
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return std::string("eprop-server ") + eprop::server::kVersion + "\n";
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "hosts e-prop training jobs over gRPC.\n\n"
       "  eprop-server --data_dir=DIR [--port=50051] [--workers=2] ...\n\n"
