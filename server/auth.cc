@@ -33,14 +33,9 @@ class AuthInterceptor : public grpc::experimental::Interceptor {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      denied_ = authenticator_->CheckMetadata(
+      const grpc::Status status = authenticator_->CheckMetadata(
           *methods->GetRecvInitialMetadata());
-      if (!denied_.ok()) info_->server_context()->TryCancel();
-    }
-    if (methods->QueryInterceptionHookPoint(
-            InterceptionHookPoints::PRE_SEND_STATUS) &&
-        !denied_.ok()) {
-      methods->ModifySendStatus(denied_);
+      if (!status.ok()) info_->server_context()->TryCancel();
     }
     methods->Proceed();
   }
@@ -48,7 +43,6 @@ class AuthInterceptor : public grpc::experimental::Interceptor {
  private:
   grpc::experimental::ServerRpcInfo* info_;
   const Authenticator* authenticator_;
-  grpc::Status denied_;
 };
 
 class AuthInterceptorFactory

@@ -36,7 +36,8 @@ class Authenticator {
 // Rejects calls without the token for services other than the ones whose
 // handlers check it themselves (eprop.v1.*) and grpc.health.v1, such as
 // server reflection: the call is cancelled before its handler sees a
-// message, and its status becomes UNAUTHENTICATED.
+// message, so the client gets CANCELLED and no response (an interceptor
+// cannot choose the status of a call it stops).
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeAuthInterceptorFactory(const Authenticator* authenticator);
 
