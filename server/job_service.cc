@@ -12,6 +12,12 @@ constexpr size_t kChunkBytes = 1 << 20;
 // How often a Watch stream checks whether its client has gone.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(250);
 
+bool WriteJob(const v1::Job& job, grpc::ServerWriter<v1::JobEvent>* writer) {
+  v1::JobEvent event;
+  *event.mutable_job() = job;
+  return writer->Write(event);
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -87,18 +93,21 @@ grpc::Status JobServiceImpl::WatchJob(
         request->job_id(), seen_version, after_iteration, kWatchPoll);
     if (!update.ok()) return ToGrpcStatus(update.status());
     seen_version = update->version;
+    // The job first; later, metrics before the state change they led to, so
+    // that the final state is the last event.
+    const bool first = sent_state == v1::JOB_STATE_UNSPECIFIED;
+    if (first && !WriteJob(update->job, writer)) return grpc::Status::CANCELLED;
     for (const v1::IterationMetrics& m : update->metrics) {
       v1::JobEvent event;
       *event.mutable_metrics() = m;
       if (!writer->Write(event)) return grpc::Status::CANCELLED;
       after_iteration = m.iteration();
     }
-    if (update->job.state() != sent_state) {
-      v1::JobEvent event;
-      *event.mutable_job() = update->job;
-      if (!writer->Write(event)) return grpc::Status::CANCELLED;
-      sent_state = update->job.state();
+    if (!first && update->job.state() != sent_state &&
+        !WriteJob(update->job, writer)) {
+      return grpc::Status::CANCELLED;
     }
+    sent_state = update->job.state();
     if (IsFinal(sent_state)) return grpc::Status::OK;
   }
   return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -12,9 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/cli/args.h"
+#include "client/cli/metrics_format.h"
+#include "client/cli/plots.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
-#include "core/train/trial.h"
 
 namespace eprop::cli {
 namespace {
@@ -25,7 +25,7 @@ void OnInterrupt(int) { g_interrupted = true; }
 
 const std::vector<FlagSpec>& TrainFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
-      {"local", true, "train in this process (required until the service exists)", ""},
+      {"local", true, "train in this process (required; eprop submit trains on eprop-server)", ""},
       {"task", false, "evidence_accumulation or pattern_generation", ""},
       {"algorithm", false, "bptt, eprop_symmetric, eprop_random or eprop_adaptive", "eprop_random"},
       {"seed", false, "seed of weights, feedback and data", "1"},
@@ -74,7 +74,8 @@ absl::StatusOr<ParsedTrainArgs> ParseTrainArgs(const Args& args) {
   ParsedTrainArgs p;
   if (!args.Has("local")) {
     return absl::InvalidArgumentError(
-        "only --local training is available until eprop-server exists");
+        "train runs in this process and needs --local; use eprop submit to "
+        "train on eprop-server");
   }
   p.task = args.GetString("task");
   if (p.task.empty()) return absl::InvalidArgumentError("--task is required");
@@ -123,88 +124,6 @@ absl::StatusOr<ParsedTrainArgs> ParseTrainArgs(const Args& args) {
                          p.config.seed);
   }
   return p;
-}
-
-// The task metric of a validation: error (classification) or nmse.
-bool IsClassification(const IterationMetrics& m) { return !std::isnan(m.error); }
-
-std::string MetricsJson(const IterationMetrics& m) {
-  std::string out = absl::StrFormat(
-      "{\"iteration\":%d,\"loss\":%.6g,\"reg_loss\":%.6g,", m.iteration,
-      m.loss, m.reg_loss);
-  if (IsClassification(m)) {
-    absl::StrAppendFormat(&out, "\"error\":%.6g,", m.error);
-  } else {
-    absl::StrAppendFormat(&out, "\"nmse\":%.6g,", m.nmse);
-  }
-  absl::StrAppendFormat(&out, "\"rate_hz\":%.4g,", m.rate_hz);
-  for (const PopulationRates& p : m.populations) {
-    absl::StrAppendFormat(&out,
-                          "\"rate_%s_hz\":{\"mean\":%.4g,\"min\":%.4g,"
-                          "\"max\":%.4g},",
-                          p.name, p.mean_hz, p.min_hz, p.max_hz);
-  }
-  absl::StrAppendFormat(&out, "\"ms_per_iter\":%.4g,\"wall_s\":%.4g}",
-                        m.ms_per_iter, m.wall_s);
-  return out;
-}
-
-std::string CsvHeader() {
-  return "iteration,loss,reg_loss,error,nmse,rate_hz,rate_lif_mean_hz,"
-         "rate_lif_min_hz,rate_lif_max_hz,rate_alif_mean_hz,rate_alif_min_hz,"
-         "rate_alif_max_hz,ms_per_iter,wall_s\n";
-}
-
-std::string CsvRow(const IterationMetrics& m) {
-  std::string out = absl::StrFormat("%d,%.6g,%.6g,%.6g,%.6g,%.4g", m.iteration,
-                                    m.loss, m.reg_loss, m.error, m.nmse,
-                                    m.rate_hz);
-  for (const char* name : {"LIF", "ALIF"}) {
-    bool found = false;
-    for (const PopulationRates& p : m.populations) {
-      if (p.name != name) continue;
-      absl::StrAppendFormat(&out, ",%.4g,%.4g,%.4g", p.mean_hz, p.min_hz,
-                            p.max_hz);
-      found = true;
-    }
-    if (!found) out += ",,,";
-  }
-  absl::StrAppendFormat(&out, ",%.4g,%.4g\n", m.ms_per_iter, m.wall_s);
-  return out;
-}
-
-std::string ProgressLine(const IterationMetrics& m, int64_t max_iterations) {
-  const double eta_s =
-      m.ms_per_iter * std::max<int64_t>(0, max_iterations - m.iteration) /
-      1000.0;
-  const std::string metric =
-      IsClassification(m) ? absl::StrFormat("error %5.1f %%", 100 * m.error)
-                          : absl::StrFormat("nmse %6.3f", m.nmse);
-  return absl::StrFormat(
-      "iteration %6d/%d  loss %8.4f  %s  rate %5.1f Hz  %7.2f ms/iter  "
-      "ETA <= %6.1f s",
-      m.iteration, max_iterations, m.loss, metric, m.rate_hz, m.ms_per_iter,
-      eta_s);
-}
-
-bool WriteText(const std::string& path, const std::string& text) {
-  std::ofstream file(path);
-  file << text;
-  file.close();
-  if (!file) std::cerr << "eprop train: cannot write " << path << "\n";
-  return static_cast<bool>(file);
-}
-
-// learning_curves.svg from the history and trial.svg from one fresh trial.
-void WritePlots(Trainer& trainer, const std::string& out) {
-  const std::string title = absl::StrCat(trainer.task().name(), ", ",
-                                         AlgorithmName(trainer.config().algorithm),
-                                         ", seed ", trainer.config().seed);
-  WriteText(out + "/learning_curves.svg",
-            plot::LearningCurves(trainer.history(), title));
-  Rng rng(trainer.config().seed ^ 0x9e3779b97f4a7c15ULL);
-  WriteText(out + "/trial.svg",
-            plot::TrialFigure(RecordTrial(trainer, trainer.SampleBatch(rng))));
 }
 
 }  // namespace
@@ -294,7 +213,11 @@ int RunTrainCommand(const std::vector<std::string>& argv) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   save((*trainer)->SaveState());
-  WritePlots(**trainer, parsed->out);
+  if (absl::Status s =
+          WritePlots(**trainer, (*trainer)->history(), parsed->out);
+      !s.ok()) {
+    std::cerr << "eprop train: " << s.message() << "\n";
+  }
 
   const IterationMetrics& last = result.last;
   const bool classification = IsClassification(last);

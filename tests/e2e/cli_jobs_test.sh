@@ -56,16 +56,16 @@ expect_exit() {
 
 # The job_id of the first JSON line of $WORK/out.
 job_id_of_output() {
-  sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p' "$WORK/out" | head -n 1
+  grep -o -m 1 '"job_id":"[^"]*"' "$WORK/out" | cut -d '"' -f 4 || true
 }
 
 # Waits up to $2 seconds for job $1 to reach state $3.
 wait_for_state() {
   local job=$1 seconds=$2 state=$3
   for ((i = 0; i < seconds * 10; i++)); do
-    if ep status --output json "$job" 2>/dev/null | grep -q "\"state\":\"$state\""; then
-      return 0
-    fi
+    local status
+    status=$(ep status --output json "$job" 2>/dev/null || true)
+    [[ "$status" == *"\"state\":\"$state\""* ]] && return 0
     sleep 0.1
   done
   fail "$job did not reach $state within $seconds s: $(ep status "$job" 2>&1)"

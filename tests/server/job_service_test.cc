@@ -118,11 +118,14 @@ TEST(JobServiceTest, SubmitWatchSucceedsWithTheRecordedMetrics) {
   v1::JobEvent event;
   std::vector<v1::IterationMetrics> watched;
   std::vector<v1::JobState> states;
+  bool job_first = false;
   while (reader->Read(&event)) {
+    if (watched.empty() && states.empty()) job_first = event.has_job();
     if (event.has_metrics()) watched.push_back(event.metrics());
     if (event.has_job()) states.push_back(event.job().state());
   }
   ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(job_first);
   ASSERT_FALSE(states.empty());
   EXPECT_EQ(states.back(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(Iterations(watched), Range(200, 20));
