@@ -10,7 +10,9 @@ BIN="${EPROP_BIN:-build/bin}"
 WORK="$(mktemp -d -t eprop-main-XXXXXX)"
 LOG="$WORK/server.log"
 
-"$BIN/eprop-server" --data_dir="$WORK/data" --port=0 2>"$LOG" &
+# One job at a time, with every core.
+"$BIN/eprop-server" --data_dir="$WORK/data" --port=0 --workers=1 \
+  --threads_per_job="$(nproc)" 2>"$LOG" &
 SERVER=$!
 stop_server() {
   kill -TERM "$SERVER" 2>/dev/null || true
