@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "core/util/json.h"
 
 namespace eprop::server {
 
@@ -20,8 +21,6 @@ using LogField = std::pair<absl::string_view, std::string>;
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields = {});
 
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text);
 
 }  // namespace eprop::server
 

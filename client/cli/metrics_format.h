@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "core/util/json.h"
 #include "core/train/metrics.h"
 
 namespace eprop::cli {
@@ -31,9 +32,6 @@ std::string CsvRow(const IterationMetrics& m);
 // ETA <= ... s", without a newline.
 std::string ProgressLine(const IterationMetrics& m, int64_t max_iterations);
 
-// `text` as a quoted JSON string (quotes, backslashes and control characters
-// escaped; other bytes copied as they are).
-std::string JsonQuote(absl::string_view text);
 
 }  // namespace eprop::cli
 
