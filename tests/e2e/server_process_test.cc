@@ -11,7 +11,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -57,13 +56,14 @@ class ServerProcess {
   // The port from the server's "listening" log line; 0 if it did not start
   // within 20 s.
   int WaitForPort() {
-    const std::regex listening("\"event\":\"listening\".*\"port\":\"([0-9]+)\"");
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     while (Clock::now() < deadline) {
-      std::smatch match;
       const std::string log = Log();
-      if (std::regex_search(log, match, listening)) {
-        return std::stoi(match[1]);
+      const size_t line = log.find("\"event\":\"listening\"");
+      const std::string key = "\"port\":\"";
+      const size_t port = log.find(key, line);
+      if (line != std::string::npos && port != std::string::npos) {
+        return std::atoi(log.c_str() + port + key.size());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
