@@ -59,7 +59,7 @@ class InProcessServer {
       std::shared_ptr<grpc::ChannelCredentials> credentials =
           grpc::InsecureChannelCredentials()) const {
     return v1::JobService::NewStub(grpc::CreateChannel(
-        absl::StrCat("localhost:", port_), std::move(credentials)));
+        absl::StrCat("127.0.0.1:", port_), std::move(credentials)));
   }
 
   JobManager& manager() { return *manager_; }
