@@ -48,6 +48,7 @@ void OnlineEprop<S>::ResetState() {
 template <typename S>
 void OnlineEprop<S>::ResetGradient() {
   grad_in_rec_.setZero(model_->n_rec, presynaptic());
+  trace_sum_.setZero(model_->n_rec, presynaptic());
   grad_out_.setZero(model_->n_out, model_->n_rec);
   grad_bias_.setZero(model_->n_out);
 }
@@ -111,6 +112,14 @@ void OnlineEprop<S>::Accumulate(const Mat<S>& dE_dy,
   }
   grad_out_.noalias() += dE_dy.transpose() * zf_;
   grad_bias_ += dE_dy.colwise().sum().transpose();
+}
+
+template <typename S>
+void OnlineEprop<S>::AccumulateTraceSum() {
+  const int n = model_->n_rec;
+  for (int b = 0; b < batch_; ++b) {
+    trace_sum_ += e_.middleRows(static_cast<int64_t>(b) * n, n);
+  }
 }
 
 template <typename S>

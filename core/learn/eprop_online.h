@@ -47,6 +47,14 @@ class OnlineEprop {
   void Accumulate(const Mat<S>& dE_dy, const Mat<S>& dE_dz_direct,
                   const Mat<S>& feedback);
 
+  // Adds sum_b e_b(t) of the last step to trace_sum(). A per-neuron dE/dz
+  // that is the same at every step of a sequence (the batch-average rate
+  // regulariser) contributes dE/dz_j * trace_sum().row(j) to the gradient,
+  // which is known only when the sequence ends.
+  void AccumulateTraceSum();
+  // [n_rec x (n_in + n_rec)], since the last ResetGradient().
+  const Mat<S>& trace_sum() const { return trace_sum_; }
+
   // Accumulated gradient (W_in, W_rec with zero diagonal, W_out, b).
   Weights<S> Gradient() const;
   void ResetGradient();
@@ -61,7 +69,7 @@ class OnlineEprop {
   int batch_;
   NetworkState<S> state_;
   // Per sample b, [n_rec x (n_in + n_rec)] row-major blocks, stacked.
-  Mat<S> zbar_, eps_a_, e_, ebar_, grad_in_rec_;
+  Mat<S> zbar_, eps_a_, e_, ebar_, grad_in_rec_, trace_sum_;
   Mat<S> psi_prev_;  // [batch x n_rec]
   Mat<S> zf_;        // [batch x n_rec] filtered spikes for the W_out gradient
   Mat<S> grad_out_;  // [n_out x n_rec]

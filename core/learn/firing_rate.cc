@@ -5,13 +5,11 @@
 #include "absl/strings/str_cat.h"
 
 namespace eprop {
-namespace {
 
-// counts: spikes per neuron summed over `samples` = steps * batch rows.
 template <typename S>
-SpikeLossGradient<S> BatchAverage(const RateRegularizerConfig& config,
-                                  const VecD& counts, double samples,
-                                  double dt_ms) {
+SpikeLossGradient<S> BatchRateRegularization(
+    const RateRegularizerConfig& config, const VecD& counts, double samples,
+    double dt_ms) {
   const VecD rate = counts / (samples * dt_ms);
   const VecD excess = rate.array() - config.f_target_hz / 1000.0;
   SpikeLossGradient<S> out;
@@ -19,6 +17,8 @@ SpikeLossGradient<S> BatchAverage(const RateRegularizerConfig& config,
   out.per_neuron = (2.0 * config.c_reg / (samples * dt_ms) * excess).cast<S>();
   return out;
 }
+
+namespace {
 
 template <typename S>
 SpikeLossGradient<S> RunningAverage(const RateRegularizerConfig& config,
@@ -71,7 +71,7 @@ SpikeLossGradient<S> RateRegularization(const RateRegularizerConfig& config,
                                         double dt_ms) {
   if (config.c_reg == 0.0) return {};
   if (config.average == RateAverage::kBatch) {
-    return BatchAverage<S>(config, traj.SpikeCountPerNeuron(),
+    return BatchRateRegularization<S>(config, traj.SpikeCountPerNeuron(),
                            static_cast<double>(traj.steps) * traj.batch, dt_ms);
   }
   return RunningAverage(config, traj.DenseSpikes(), traj.steps, traj.batch,
@@ -84,7 +84,7 @@ SpikeLossGradient<S> RateRegularizationOfDense(
     int batch, double dt_ms) {
   if (config.c_reg == 0.0) return {};
   if (config.average == RateAverage::kBatch) {
-    return BatchAverage<S>(config,
+    return BatchRateRegularization<S>(config,
                            z.template cast<double>().colwise().sum().transpose(),
                            static_cast<double>(steps) * batch, dt_ms);
   }
@@ -105,6 +105,10 @@ template SpikeLossGradient<float> RateRegularizationOfDense(
     const RateRegularizerConfig&, const Mat<float>&, int, int, double);
 template SpikeLossGradient<double> RateRegularizationOfDense(
     const RateRegularizerConfig&, const Mat<double>&, int, int, double);
+template SpikeLossGradient<float> BatchRateRegularization(
+    const RateRegularizerConfig&, const VecD&, double, double);
+template SpikeLossGradient<double> BatchRateRegularization(
+    const RateRegularizerConfig&, const VecD&, double, double);
 template VecD FiringRatesHz(const Trajectory<float>&, double);
 template VecD FiringRatesHz(const Trajectory<double>&, double);
 

@@ -41,6 +41,13 @@ struct SpikeLossGradient {
   Mat<S> per_step;
 };
 
+// The batch-average regulariser from spike counts per neuron summed over
+// `rows` (steps x samples) rows: loss and per-neuron dE/dz.
+template <typename S>
+SpikeLossGradient<S> BatchRateRegularization(
+    const RateRegularizerConfig& config, const VecD& counts, double rows,
+    double dt_ms);
+
 template <typename S>
 SpikeLossGradient<S> RateRegularization(const RateRegularizerConfig& config,
                                         const Trajectory<S>& traj,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "core/learn/firing_rate.h"
 #include "core/learn/loss.h"
+#include "core/learn/online_learner.h"
 
 namespace eprop {
 namespace {
@@ -128,6 +129,10 @@ absl::Status TrainerConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint_every must be >= 0 (0 = never), got ", checkpoint_every));
   }
+  if (online_eprop && algorithm == Algorithm::kBptt) {
+    return absl::InvalidArgumentError(
+        "online_eprop needs an e-prop algorithm, not bptt");
+  }
   if (threads < 1 || threads > 256) {
     return absl::InvalidArgumentError(
         absl::StrCat("threads must be in [1, 256], got ", threads));
@@ -164,6 +169,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const OptimizerConfig optimizer =
       config.optimizer.value_or((*task)->optimizer());
   if (absl::Status s = optimizer.Validate(); !s.ok()) return s;
+  if (config.online_eprop &&
+      (*task)->regularizer().average != RateAverage::kBatch &&
+      (*task)->regularizer().c_reg != 0) {
+    return absl::InvalidArgumentError(
+        "online_eprop needs the batch-average rate regulariser");
+  }
   const double bytes = TrajectoryBytes(network, (*task)->steps(), batch);
   if (bytes > static_cast<double>(config.max_trajectory_bytes)) {
     const int64_t max_batch = static_cast<int64_t>(
@@ -241,20 +252,26 @@ IterationMetrics Trainer::Evaluate(const TaskBatch& batch) {
 void Trainer::TrainStep() {
   optimizer_.SetLearningRate(LearningRateAt(iteration_));
   const TaskBatch batch = task_->NextBatch(batch_, rng_);
-  const NetworkModel<float> model =
-      NetworkModel<float>::Prepare(constants_, weights_);
-  SimulateOptions sim;
-  sim.threads = config_.threads;
-  Simulate(model, batch.inputs, batch.steps, batch.batch, sim, &traj_);
-  const LossGradient<float> loss = TaskLoss(batch, traj_.y);
-  const SpikeLossGradient<float> reg =
-      RateRegularization(regularizer_, traj_, network_.dt_ms);
-  GradientInputs options;
-  options.threads = config_.threads;
-  options.readout_bias = network_.readout_bias;
-  const Weights<float> grad =
-      ComputeGradient(method_, model, feedback_.Matrix(weights_), batch.inputs,
-                      traj_, loss.dE_dy, reg, options);
+  Weights<float> grad;
+  if (config_.online_eprop) {
+    OnlineLearner learner(constants_, regularizer_, network_.dt_ms,
+                          network_.readout_bias, batch.batch, weights_);
+    grad = OnlineBatchGradient(batch, feedback_.Matrix(weights_), &learner);
+  } else {
+    const NetworkModel<float> model =
+        NetworkModel<float>::Prepare(constants_, weights_);
+    SimulateOptions sim;
+    sim.threads = config_.threads;
+    Simulate(model, batch.inputs, batch.steps, batch.batch, sim, &traj_);
+    const LossGradient<float> loss = TaskLoss(batch, traj_.y);
+    const SpikeLossGradient<float> reg =
+        RateRegularization(regularizer_, traj_, network_.dt_ms);
+    GradientInputs options;
+    options.threads = config_.threads;
+    options.readout_bias = network_.readout_bias;
+    grad = ComputeGradient(method_, model, feedback_.Matrix(weights_),
+                           batch.inputs, traj_, loss.dE_dy, reg, options);
+  }
   Weights<float> applied;
   optimizer_.Apply(grad, &weights_, &applied);
   feedback_.AfterUpdate(applied.w_out, &weights_);
@@ -339,6 +356,7 @@ std::string Trainer::RunDescription() const {
         n.n_lif, n.n_alif, n.tau_m_ms, n.tau_a_ms, n.beta_alif, n.v_th,
         n.n_ref, n.gamma, n.tau_out_ms, n.readout_bias);
   }
+  if (config_.online_eprop) out += " form=online";
   if (config_.optimizer.has_value()) {
     const OptimizerConfig& o = optimizer_config_;
     absl::StrAppendFormat(

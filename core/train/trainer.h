@@ -66,6 +66,11 @@ struct TrainerConfig {
   // A replacement network must keep the task's n_in, n_out and dt_ms.
   std::optional<NetworkConfig> network;
   std::optional<OptimizerConfig> optimizer;
+  // E-prop gradients from forward eligibility traces, step by step, as
+  // streaming sessions compute them (core/learn/online_learner.h), instead
+  // of the offline backward recursion: the same gradient up to rounding,
+  // much slower, and bit-identical to a session fed the same batches.
+  bool online_eprop = false;
 
   absl::Status Validate() const;
 };
