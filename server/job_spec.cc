@@ -241,6 +241,11 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
     r.set_checkpoint_every_iterations(kDefaultCheckpointEvery);
   }
   if (!r.has_threads()) r.set_threads(limits.default_threads);
+  if (!r.has_online_eprop()) r.set_online_eprop(false);
+  if (r.online_eprop() && r.algorithm() == v1::ALGORITHM_BPTT) {
+    return absl::InvalidArgumentError(
+        "online_eprop needs an e-prop algorithm, not ALGORITHM_BPTT");
+  }
   if (absl::Status s = CheckRanges({
           {"stop_criterion", r.stop_criterion(), 0, 1e6},
           {"checkpoint_every_iterations",
@@ -279,6 +284,7 @@ TrainerInputs ToTrainerInputs(const JobSpec& r) {
   c.checkpoint_every = r.checkpoint_every_iterations();
   c.threads = r.threads();
   c.max_trajectory_bytes = INT64_MAX;  // checked by ResolveJobSpec
+  c.online_eprop = r.online_eprop();
   // Replacements only where the spec differs from the task, so that a job
   // with the paper's constants is the same run as `eprop train --local`.
   const NetworkConfig network = ApplyNetwork(task->network(), r.network());

@@ -249,8 +249,19 @@ IterationMetrics Trainer::Evaluate(const TaskBatch& batch) {
   return m;
 }
 
-void Trainer::TrainStep() {
+void Trainer::UpdateWeights(const Weights<float>& gradient) {
   optimizer_.SetLearningRate(LearningRateAt(iteration_));
+  Weights<float> applied;
+  optimizer_.Apply(gradient, &weights_, &applied);
+  feedback_.AfterUpdate(applied.w_out, &weights_);
+}
+
+void Trainer::ApplyGradient(const Weights<float>& gradient) {
+  UpdateWeights(gradient);
+  ++iteration_;
+}
+
+void Trainer::TrainStep() {
   const TaskBatch batch = task_->NextBatch(batch_, rng_);
   Weights<float> grad;
   if (config_.online_eprop) {
@@ -272,9 +283,7 @@ void Trainer::TrainStep() {
     grad = ComputeGradient(method_, model, feedback_.Matrix(weights_),
                            batch.inputs, traj_, loss.dE_dy, reg, options);
   }
-  Weights<float> applied;
-  optimizer_.Apply(grad, &weights_, &applied);
-  feedback_.AfterUpdate(applied.w_out, &weights_);
+  UpdateWeights(grad);
 }
 
 bool Trainer::ValidateAndCheckStop(const MetricsCallback& on_validation,

@@ -125,6 +125,13 @@ class Trainer {
   // Metrics of the current weights on `batch` (no update).
   IterationMetrics Evaluate(const TaskBatch& batch);
 
+  // One update from a gradient computed elsewhere (a streaming session):
+  // the optimizer step at the scheduled learning rate of the current
+  // iteration and the feedback update, exactly as a training iteration
+  // applies its gradient; then the iteration count advances.
+  void ApplyGradient(const Weights<float>& gradient);
+  int64_t iteration() const { return iteration_; }
+
   const Task& task() const { return *task_; }
   const NetworkConfig& network() const { return network_; }
   const TrainerConfig& config() const { return config_; }
@@ -141,6 +148,7 @@ class Trainer {
   Trainer(std::unique_ptr<Task> task, const TrainerConfig& config,
           const NetworkConfig& network, const OptimizerConfig& optimizer);
   void TrainStep();
+  void UpdateWeights(const Weights<float>& gradient);
   // Records a validation on a fresh batch; true when the early-stop rule
   // ends the run.
   bool ValidateAndCheckStop(const MetricsCallback& on_validation,
