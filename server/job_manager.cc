@@ -29,15 +29,6 @@ int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
 
-absl::Status CheckJobId(const std::string& id) {
-  if (id.empty()) return absl::InvalidArgumentError("job_id is required");
-  if (!IsValidJobId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job_id must look like job-000001, got '", id.substr(0, 64), "'"));
-  }
-  return absl::OkStatus();
-}
-
 std::unique_ptr<JobManager> JobManager::Create(
     std::unique_ptr<JobStore> store, const JobManagerOptions& options) {
   std::unique_ptr<JobManager> manager(
@@ -99,7 +90,7 @@ void JobManager::CommitLocked(Record* record) {
 
 absl::StatusOr<std::shared_ptr<JobManager::Record>> JobManager::FindLocked(
     const std::string& id) const {
-  if (absl::Status s = CheckJobId(id); !s.ok()) return s;
+  if (absl::Status s = store_->CheckJobId(id); !s.ok()) return s;
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
     return absl::NotFoundError(absl::StrCat("no job ", id));
@@ -159,7 +150,7 @@ absl::StatusOr<v1::ListJobsResponse> JobManager::List(
     return absl::InvalidArgumentError(absl::StrCat(
         "state must be a JobState (0: any), got ", request.state()));
   }
-  if (!request.page_token().empty() && !IsValidJobId(request.page_token())) {
+  if (!request.page_token().empty() && !store_->IsValidJobId(request.page_token())) {
     return absl::InvalidArgumentError(
         "page_token must be the next_page_token of a previous page");
   }

@@ -118,10 +118,6 @@ class JobManager {
   std::vector<std::thread> workers_;
 };
 
-// "job-000001" -> NOT_FOUND / INVALID_ARGUMENT with a message that says the
-// expected form.
-absl::Status CheckJobId(const std::string& id);
-
 }  // namespace eprop::server
 
 #endif  // EPROP_SERVER_JOB_MANAGER_H_

@@ -3,30 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "core/util/file_io.h"
 
 namespace eprop::server {
 namespace {
 
-namespace fs = std::filesystem;
-
-constexpr char kJobPrefix[] = "job-";
 constexpr uint32_t kMaxRecordBytes = 1 << 20;
-
-int64_t JobNumber(const std::string& id) {
-  int64_t number = 0;
-  if (!absl::SimpleAtoi(absl::string_view(id).substr(4), &number)) return -1;
-  return number;
-}
 
 absl::StatusOr<v1::Job> ReadJob(const std::string& path) {
   absl::StatusOr<std::string> bytes = ReadFileToString(path);
@@ -88,126 +73,48 @@ absl::Status AppendDurably(const std::string& path, absl::string_view bytes) {
 
 }  // namespace
 
-bool IsValidJobId(const std::string& id) {
-  if (id.size() < 10 || id.size() > 24 || id.rfind(kJobPrefix, 0) != 0) {
-    return false;
-  }
-  return std::all_of(id.begin() + 4, id.end(),
-                     [](char c) { return std::isdigit(c); });
-}
-
 absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(
     const std::string& data_dir) {
-  std::error_code error;
-  fs::create_directories(fs::path(data_dir) / "jobs", error);
-  if (error) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create data directory ", data_dir, ": ", error.message()));
-  }
-  int64_t next = 1;
-  const std::string counter = data_dir + "/next_job_number";
-  if (absl::StatusOr<std::string> text = ReadFileToString(counter); text.ok()) {
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &next) ||
-        next < 1) {
-      return absl::DataLossError(
-          absl::StrCat(counter, " does not hold a job number"));
-    }
-  }
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(fs::path(data_dir) / "jobs", error)) {
-    const std::string id = entry.path().filename().string();
-    if (IsValidJobId(id)) next = std::max(next, JobNumber(id) + 1);
-  }
-  auto store = std::unique_ptr<JobStore>(new JobStore(data_dir, next));
-  // Proves the directory writable now rather than at the first submit.
-  if (absl::Status s = WriteFileAtomically(counter, absl::StrCat(next, "\n"));
-      !s.ok()) {
-    return s;
-  }
-  return store;
-}
-
-std::string JobStore::JobDir(const std::string& id) const {
-  return absl::StrCat(data_dir_, "/jobs/", id);
-}
-
-std::string JobStore::CheckpointPath(const std::string& id) const {
-  return JobDir(id) + "/checkpoint.eprop";
+  absl::StatusOr<std::unique_ptr<ResourceStore>> jobs =
+      ResourceStore::Open(data_dir, "job", "jobs");
+  if (!jobs.ok()) return jobs.status();
+  return std::unique_ptr<JobStore>(new JobStore(*std::move(jobs)));
 }
 
 std::vector<JobStore::StoredJob> JobStore::LoadAll(
     std::vector<std::string>* errors) const {
-  std::vector<std::string> ids;
-  std::error_code error;
-  for (const fs::directory_entry& entry :
-       fs::directory_iterator(fs::path(data_dir_) / "jobs", error)) {
-    const std::string id = entry.path().filename().string();
-    if (IsValidJobId(id)) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end(), [](const std::string& a,
-                                       const std::string& b) {
-    return JobNumber(a) < JobNumber(b);
-  });
   std::vector<StoredJob> jobs;
-  for (const std::string& id : ids) {
-    absl::StatusOr<v1::Job> job = ReadJob(JobDir(id) + "/job.pb");
+  for (const std::string& id : jobs_->Ids()) {
+    absl::StatusOr<v1::Job> job = ReadJob(jobs_->Path(id, "job.pb"));
     if (!job.ok() || job->job_id() != id) {
       errors->push_back(absl::StrCat(
-          "skipping job directory ", JobDir(id), ": ",
+          "skipping job directory ", jobs_->Dir(id), ": ",
           job.ok() ? "job id does not match" : job.status().message()));
       continue;
     }
     StoredJob stored{*std::move(job), {}};
     absl::StatusOr<std::string> log =
-        ReadFileToString(JobDir(id) + "/metrics.log");
+        ReadFileToString(jobs_->Path(id, "metrics.log"));
     if (log.ok()) stored.metrics = ParseMetricsLog(*log);
     jobs.push_back(std::move(stored));
   }
   return jobs;
 }
 
-absl::StatusOr<std::string> JobStore::NewJobId() {
-  const int64_t number = next_number_;
-  if (absl::Status s = WriteFileAtomically(data_dir_ + "/next_job_number",
-                                           absl::StrCat(number + 1, "\n"));
-      !s.ok()) {
-    return s;
-  }
-  next_number_ = number + 1;
-  return absl::StrFormat("%s%06d", kJobPrefix, number);
-}
-
 absl::Status JobStore::SaveJob(const v1::Job& job) {
-  std::error_code error;
-  fs::create_directories(JobDir(job.job_id()), error);
-  if (error) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create ", JobDir(job.job_id()), ": ", error.message()));
-  }
-  return WriteFileAtomically(JobDir(job.job_id()) + "/job.pb",
-                             job.SerializeAsString());
+  return jobs_->Write(job.job_id(), "job.pb", job.SerializeAsString());
 }
 
 absl::Status JobStore::AppendMetrics(const std::string& id,
                                      const v1::IterationMetrics& metrics) {
-  return AppendDurably(JobDir(id) + "/metrics.log", EncodeRecord(metrics));
+  return AppendDurably(jobs_->Path(id, "metrics.log"), EncodeRecord(metrics));
 }
 
 absl::Status JobStore::ReplaceMetrics(
     const std::string& id, const std::vector<v1::IterationMetrics>& history) {
   std::string bytes;
   for (const v1::IterationMetrics& m : history) bytes += EncodeRecord(m);
-  return WriteFileAtomically(JobDir(id) + "/metrics.log", bytes);
-}
-
-absl::Status JobStore::Delete(const std::string& id) {
-  std::error_code error;
-  fs::remove_all(JobDir(id), error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot delete ", JobDir(id), ": ",
-                                            error.message()));
-  }
-  return absl::OkStatus();
+  return jobs_->Write(id, "metrics.log", bytes);
 }
 
 }  // namespace eprop::server

@@ -24,12 +24,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "eprop/v1/jobs.pb.h"
+#include "server/resource_store.h"
 
 namespace eprop::server {
-
-// Job ids are "job-" and at least 6 decimal digits, so they sort by
-// creation and can never name a path outside the data directory.
-bool IsValidJobId(const std::string& id);
 
 class JobStore {
  public:
@@ -46,25 +43,29 @@ class JobStore {
   std::vector<StoredJob> LoadAll(std::vector<std::string>* errors) const;
 
   // Reserves the next id durably (ids are never reused, also after delete).
-  absl::StatusOr<std::string> NewJobId();
+  absl::StatusOr<std::string> NewJobId() { return jobs_->NewId(); }
+  bool IsValidJobId(const std::string& id) const {
+    return jobs_->IsValidId(id);
+  }
+  absl::Status CheckJobId(const std::string& id) const {
+    return jobs_->CheckId("job_id", id);
+  }
 
   absl::Status SaveJob(const v1::Job& job);
   absl::Status AppendMetrics(const std::string& id,
                              const v1::IterationMetrics& metrics);
   absl::Status ReplaceMetrics(const std::string& id,
                               const std::vector<v1::IterationMetrics>& history);
-  std::string CheckpointPath(const std::string& id) const;
-  absl::Status Delete(const std::string& id);
-
-  const std::string& data_dir() const { return data_dir_; }
+  std::string CheckpointPath(const std::string& id) const {
+    return jobs_->Path(id, "checkpoint.eprop");
+  }
+  absl::Status Delete(const std::string& id) { return jobs_->Delete(id); }
 
  private:
-  explicit JobStore(std::string data_dir, int64_t next_number)
-      : data_dir_(std::move(data_dir)), next_number_(next_number) {}
-  std::string JobDir(const std::string& id) const;
+  explicit JobStore(std::unique_ptr<ResourceStore> jobs)
+      : jobs_(std::move(jobs)) {}
 
-  std::string data_dir_;
-  int64_t next_number_;
+  std::unique_ptr<ResourceStore> jobs_;
 };
 
 }  // namespace eprop::server
