@@ -1,14 +1,12 @@
 #include "server/job_service.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/file_stream.h"
 
 namespace eprop::server {
 namespace {
 
-constexpr size_t kChunkBytes = 1 << 20;
 // How often a Watch stream checks whether its client has gone.
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(250);
 
@@ -133,34 +131,12 @@ grpc::Status JobServiceImpl::ExportCheckpoint(
   absl::StatusOr<std::pair<std::string, int64_t>> checkpoint =
       manager_->Checkpoint(request->job_id());
   if (!checkpoint.ok()) return ToGrpcStatus(checkpoint.status());
-  // The file is replaced by rename, never rewritten in place, so the open
-  // stream reads one consistent version even if a newer one appears.
-  std::ifstream file(checkpoint->first, std::ios::binary | std::ios::ate);
-  if (!file) {
-    return ToGrpcStatus(absl::NotFoundError(absl::StrCat(
-        "the checkpoint of job ", request->job_id(), " cannot be read")));
-  }
-  const int64_t total = file.tellg();
-  file.seekg(0);
-  std::string buffer(kChunkBytes, '\0');
-  int64_t offset = 0;
-  do {
-    file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const int64_t n = file.gcount();
-    v1::CheckpointChunk chunk;
-    chunk.set_data(buffer.data(), static_cast<size_t>(n));
-    chunk.set_offset_bytes(offset);
-    chunk.set_total_bytes(total);
-    chunk.set_iteration(checkpoint->second);
-    if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
-    offset += n;
-  } while (offset < total && file);
-  if (offset != total) {
-    return ToGrpcStatus(absl::DataLossError(
-        absl::StrCat("checkpoint read stopped at byte ", offset, " of ",
-                     total)));
-  }
-  return grpc::Status::OK;
+  const int64_t iteration = checkpoint->second;
+  return StreamFile(checkpoint->first,
+                    absl::StrCat("the checkpoint of job ", request->job_id()),
+                    writer, [iteration](v1::CheckpointChunk* chunk) {
+                      chunk->set_iteration(iteration);
+                    });
 }
 
 grpc::Status JobServiceImpl::GetServerInfo(grpc::ServerContext* context,

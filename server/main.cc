@@ -23,6 +23,7 @@
 #include "server/auth.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
+#include "server/network_service.h"
 #include "server/log.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -58,6 +59,7 @@ ABSL_FLAG(int, shutdown_timeout_s, 30,
 namespace eprop::server {
 
 constexpr char kVersion[] = "0.1.0";
+constexpr int kMaxMessageBytes = 256 << 20;
 
 namespace {
 
@@ -191,6 +193,13 @@ int Run() {
   for (const std::string& error : manager->load_errors()) {
     Log(LogLevel::kWarning, "job_not_loaded", {{"error", error}});
   }
+  absl::StatusOr<std::unique_ptr<NetworkManager>> networks =
+      NetworkManager::Create(absl::GetFlag(FLAGS_data_dir), options.limits,
+                             manager.get());
+  if (!networks.ok()) return Fail("bad_data_dir", networks.status());
+  SessionLimits session_limits;
+  session_limits.max_memory_bytes = options.limits.max_job_memory_bytes;
+  NetworkServiceImpl network_service(networks->get(), &*auth, session_limits);
   JobServiceImpl service(
       manager.get(), &*auth,
       MakeServerInfo(options, !absl::GetFlag(FLAGS_tls_cert).empty(),
@@ -204,6 +213,10 @@ int Run() {
   int port = 0;
   builder.AddListeningPort(address, *credentials, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&network_service);
+  // Oversized session chunks get a per-message error from the session
+  // (SessionLimits); only messages beyond this end a stream.
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   std::vector<std::unique_ptr<
       grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;

@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
+#include "server/network_service.h"
 
 namespace eprop::server::testing {
 
@@ -35,6 +36,7 @@ struct ServerOptions {
   std::string token;  // empty: no auth
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
+  SessionLimits session;
 };
 
 class InProcessServer {
@@ -53,6 +55,12 @@ class InProcessServer {
   void Restart() {
     Stop();
     Start();
+  }
+
+  std::unique_ptr<v1::NetworkService::Stub> NetworkStub() const {
+    return v1::NetworkService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                            grpc::InsecureChannelCredentials()));
   }
 
   std::unique_ptr<v1::JobService::Stub> Stub(
@@ -81,6 +89,13 @@ class InProcessServer {
         JobStore::Open(data_dir_ + "/data");
     ASSERT_TRUE(store.ok()) << store.status();
     manager_ = JobManager::Create(*std::move(store), options_.manager);
+    absl::StatusOr<std::unique_ptr<NetworkManager>> networks =
+        NetworkManager::Create(data_dir_ + "/data", options_.manager.limits,
+                               manager_.get());
+    ASSERT_TRUE(networks.ok()) << networks.status();
+    networks_ = *std::move(networks);
+    network_service_ = std::make_unique<NetworkServiceImpl>(
+        networks_.get(), auth_.get(), options_.session);
     v1::ServerInfo info;
     info.set_version("test");
     service_ = std::make_unique<JobServiceImpl>(manager_.get(), auth_.get(),
@@ -89,6 +104,8 @@ class InProcessServer {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", options_.credentials, &port_);
     builder.RegisterService(service_.get());
+    builder.RegisterService(network_service_.get());
+    builder.SetMaxReceiveMessageSize(256 << 20);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     manager_->Start();
@@ -100,6 +117,8 @@ class InProcessServer {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(5));
     server_.reset();
+    network_service_.reset();
+    networks_.reset();
     service_.reset();
     manager_.reset();
   }
@@ -109,6 +128,8 @@ class InProcessServer {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<JobManager> manager_;
   std::unique_ptr<JobServiceImpl> service_;
+  std::unique_ptr<NetworkManager> networks_;
+  std::unique_ptr<NetworkServiceImpl> network_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

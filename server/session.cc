@@ -1,0 +1,437 @@
+#include "server/session.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/log.h"
+
+namespace eprop::server {
+namespace {
+
+v1::SessionResponse ErrorResponse(const absl::Status& status) {
+  v1::SessionResponse response;
+  response.set_status_code(static_cast<int>(status.code()));
+  response.set_status_message(std::string(status.message()));
+  return response;
+}
+
+absl::Status Invalid(const std::string& message) {
+  return absl::InvalidArgumentError(message);
+}
+
+absl::Status CheckFinite(const v1::DenseInputs& values, const char* what) {
+  for (int k = 0; k < values.values_size(); ++k) {
+    if (!std::isfinite(values.values(k))) {
+      return Invalid(absl::StrCat(what, " value ", k, " is not finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDenseSize(const v1::DenseInputs& values, int64_t expected,
+                            const char* what) {
+  if (values.values_size() != expected) {
+    return Invalid(absl::StrCat(what, " must have steps x batch_size x ",
+                                "width = ", expected, " values, got ",
+                                values.values_size()));
+  }
+  return CheckFinite(values, what);
+}
+
+absl::Status CheckInputs(const v1::SpikeInputs& inputs, int64_t rows,
+                         int n_in) {
+  switch (inputs.encoding_case()) {
+    case v1::SpikeInputs::kPacked: {
+      const int64_t bytes = (rows * n_in + 7) / 8;
+      if (static_cast<int64_t>(inputs.packed().size()) != bytes) {
+        return Invalid(absl::StrCat(
+            "inputs.packed must have ceil(steps x batch_size x n_in / 8) = ",
+            bytes, " bytes, got ", inputs.packed().size()));
+      }
+      return absl::OkStatus();
+    }
+    case v1::SpikeInputs::kEvents: {
+      const v1::SparseEvents& e = inputs.events();
+      if (e.rows_size() != e.inputs_size()) {
+        return Invalid("inputs.events.rows and inputs.events.inputs must "
+                       "have the same length");
+      }
+      for (int k = 0; k < e.rows_size(); ++k) {
+        if (e.rows(k) < 0 || e.rows(k) >= rows) {
+          return Invalid(absl::StrCat("inputs.events.rows[", k, "] = ",
+                                      e.rows(k), " is outside [0, ", rows,
+                                      ") (steps x batch_size)"));
+        }
+        if (e.inputs(k) < 0 || e.inputs(k) >= n_in) {
+          return Invalid(absl::StrCat("inputs.events.inputs[", k, "] = ",
+                                      e.inputs(k), " is outside [0, ", n_in,
+                                      ") (n_in)"));
+        }
+      }
+      return absl::OkStatus();
+    }
+    case v1::SpikeInputs::kDense:
+      return CheckDenseSize(inputs.dense(), rows * n_in, "inputs.dense");
+    default:
+      return absl::OkStatus();  // no input spikes this chunk
+  }
+}
+
+// Inputs as the network step reads them; events keep their order within a
+// row.
+SparseRows<float> DecodeInputs(const v1::SpikeInputs& inputs, int64_t rows,
+                               int n_in) {
+  SparseRows<float> out;
+  out.offsets.assign(rows + 1, 0);
+  std::vector<int64_t> event_rows;
+  std::vector<int32_t> event_cols;
+  std::vector<float> values;
+  switch (inputs.encoding_case()) {
+    case v1::SpikeInputs::kPacked: {
+      const std::string& bits = inputs.packed();
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int i = 0; i < n_in; ++i) {
+          const int64_t k = r * n_in + i;
+          if ((static_cast<unsigned char>(bits[k / 8]) >> (k % 8)) & 1) {
+            event_rows.push_back(r);
+            event_cols.push_back(i);
+          }
+        }
+      }
+      break;
+    }
+    case v1::SpikeInputs::kEvents:
+      event_rows.assign(inputs.events().rows().begin(),
+                        inputs.events().rows().end());
+      event_cols.assign(inputs.events().inputs().begin(),
+                        inputs.events().inputs().end());
+      break;
+    case v1::SpikeInputs::kDense:
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int i = 0; i < n_in; ++i) {
+          const float v = inputs.dense().values(r * n_in + i);
+          if (v == 0.0f) continue;
+          event_rows.push_back(r);
+          event_cols.push_back(i);
+          values.push_back(v);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  // Stable counting sort by row.
+  for (int64_t r : event_rows) ++out.offsets[r + 1];
+  for (int64_t r = 0; r < rows; ++r) out.offsets[r + 1] += out.offsets[r];
+  out.cols.resize(event_cols.size());
+  if (!values.empty()) out.values.resize(values.size());
+  std::vector<int64_t> next(out.offsets.begin(), out.offsets.end() - 1);
+  for (size_t k = 0; k < event_rows.size(); ++k) {
+    const int64_t at = next[event_rows[k]]++;
+    out.cols[at] = event_cols[k];
+    if (!values.empty()) out.values[at] = values[k];
+  }
+  return out;
+}
+
+void AppendPackedBits(const MatF& z, int64_t first_row, std::string* bits) {
+  const int64_t n = z.cols();
+  for (int64_t b = 0; b < z.rows(); ++b) {
+    for (int64_t j = 0; j < n; ++j) {
+      if (z(b, j) == 0.0f) continue;
+      const int64_t k = (first_row + b) * n + j;
+      (*bits)[k / 8] = static_cast<char>((*bits)[k / 8] | (1 << (k % 8)));
+    }
+  }
+}
+
+ErrorKind KindOf(const v1::Targets& targets) {
+  switch (targets.kind_case()) {
+    case v1::Targets::kRegression:
+      return ErrorKind::kRegression;
+    case v1::Targets::kClassification:
+      return ErrorKind::kClassification;
+    case v1::Targets::kOutputError:
+      return ErrorKind::kOutputError;
+    default:
+      return ErrorKind::kNone;
+  }
+}
+
+}  // namespace
+
+Session::~Session() {
+  if (trainer_ == nullptr) return;
+  if (options_.learning()) SaveIfDue(/*force=*/true);
+  networks_->EndSession(network_id_, options_.learning());
+}
+
+absl::StatusOr<v1::SessionResponse> Session::Handle(
+    const v1::SessionRequest& request) {
+  switch (request.message_case()) {
+    case v1::SessionRequest::kOpen:
+      if (trainer_ != nullptr) {
+        return ErrorResponse(absl::FailedPreconditionError(
+            "the session is already open; send chunks"));
+      }
+      return Open(request.open());
+    case v1::SessionRequest::kChunk:
+      return Chunk(request.chunk());
+    default:
+      return ErrorResponse(Invalid("a SessionRequest needs open or chunk"));
+  }
+}
+
+absl::StatusOr<v1::SessionResponse> Session::Open(const v1::SessionOpen& open) {
+  if (open.batch_size() < 1 || open.batch_size() > limits_.max_batch) {
+    return Invalid(absl::StrCat("batch_size must be in [1, ",
+                                limits_.max_batch, "], got ",
+                                open.batch_size()));
+  }
+  if (!v1::UpdatePolicy_IsValid(open.update_policy())) {
+    return Invalid(absl::StrCat("update_policy must be an UpdatePolicy, got ",
+                                open.update_policy()));
+  }
+  absl::StatusOr<v1::Network> network = networks_->Get(open.network_id());
+  if (!network.ok()) return network.status();
+  if (open.algorithm() != v1::ALGORITHM_UNSPECIFIED &&
+      open.algorithm() != network->spec().algorithm()) {
+    return Invalid(absl::StrCat(
+        "algorithm must be UNSPECIFIED or the network's own (",
+        v1::Algorithm_Name(network->spec().algorithm()),
+        "): its learning rule and feedback matrix are part of its state"));
+  }
+  if (open.learning() &&
+      network->spec().algorithm() == v1::ALGORITHM_BPTT) {
+    return Invalid(
+        "a network trained with BPTT cannot learn in a session (BPTT needs "
+        "the whole sequence); open it with learning off");
+  }
+  // OnlineEprop keeps five [batch x n_rec x (n_in + n_rec)] float arrays.
+  const double trace_bytes = 5.0 * 4.0 * open.batch_size() *
+                             network->n_rec() *
+                             (static_cast<double>(network->n_in()) + network->n_rec());
+  if (trace_bytes > static_cast<double>(limits_.max_memory_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a session of batch ", open.batch_size(), " on this network needs ",
+        static_cast<int64_t>(trace_bytes / (1 << 20)), " MiB of eligibility traces; "
+        "the limit is ", limits_.max_memory_bytes >> 20,
+        " MiB (--max_job_memory_mb)"));
+  }
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      networks_->BeginSession(open.network_id(), open.learning());
+  if (!trainer.ok()) return trainer.status();
+  trainer_ = *std::move(trainer);
+  network_id_ = open.network_id();
+  options_ = open;
+  if (options_.update_policy() == v1::UPDATE_POLICY_UNSPECIFIED) {
+    options_.set_update_policy(v1::UPDATE_POLICY_END_OF_SEQUENCE);
+  }
+  const NetworkConfig& config = trainer_->network();
+  n_in_ = config.n_in;
+  n_rec_ = config.n_rec();
+  n_out_ = config.n_out;
+  learner_ = std::make_unique<OnlineLearner>(
+      MakeNeuronConstants(config), trainer_->task().regularizer(),
+      config.dt_ms, config.readout_bias, open.batch_size(),
+      trainer_->weights());
+  feedback_ = trainer_->FeedbackMatrix();
+  Log(LogLevel::kInfo, "session_opened",
+      {{"network_id", network_id_},
+       {"learning", open.learning() ? "true" : "false"},
+       {"batch", absl::StrCat(open.batch_size())}});
+  v1::SessionResponse response;
+  *response.mutable_opened() = *network;
+  return response;
+}
+
+absl::Status Session::Validate(const v1::SessionChunk& chunk) const {
+  if (trainer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "send SessionOpen before the first chunk");
+  }
+  if (chunk.steps() < 1 || chunk.steps() > limits_.max_steps_per_chunk) {
+    return Invalid(absl::StrCat("steps must be in [1, ",
+                                limits_.max_steps_per_chunk, "], got ",
+                                chunk.steps()));
+  }
+  const int64_t rows = int64_t{chunk.steps()} * options_.batch_size();
+  const int64_t width = std::max({n_in_, n_rec_, n_out_});
+  if (rows * width > limits_.max_chunk_values) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a chunk may hold at most ", limits_.max_chunk_values,
+        " values (steps x batch_size x max(n_in, n_rec, n_out)); this one "
+        "has ", rows * width, ": send fewer steps per chunk"));
+  }
+  if (absl::Status s = CheckInputs(chunk.inputs(), rows, n_in_); !s.ok()) {
+    return s;
+  }
+  const ErrorKind kind = KindOf(chunk.targets());
+  if (kind == ErrorKind::kNone) return absl::OkStatus();
+  if (!options_.learning()) {
+    return Invalid("targets need a learning session (learning = true)");
+  }
+  if (learner_->kind() != ErrorKind::kNone && learner_->kind() != kind) {
+    return absl::FailedPreconditionError(
+        "one update period takes one kind of target (regression, "
+        "classification or output error); apply an update before switching");
+  }
+  switch (kind) {
+    case ErrorKind::kRegression:
+      return CheckDenseSize(chunk.targets().regression(), rows * n_out_,
+                            "targets.regression");
+    case ErrorKind::kOutputError:
+      return CheckDenseSize(chunk.targets().output_error(), rows * n_out_,
+                            "targets.output_error");
+    default:
+      break;
+  }
+  const v1::Classification& c = chunk.targets().classification();
+  if (c.labels_size() != rows) {
+    return Invalid(absl::StrCat("targets.classification.labels must have ",
+                                "steps x batch_size = ", rows,
+                                " entries, got ", c.labels_size()));
+  }
+  if (c.mask_size() != 0 && c.mask_size() != rows) {
+    return Invalid(absl::StrCat("targets.classification.mask must be empty "
+                                "or have ", rows, " entries, got ",
+                                c.mask_size()));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const bool masked = c.mask_size() == 0 || c.mask(r);
+    if (masked && (c.labels(r) < 0 || c.labels(r) >= n_out_)) {
+      return Invalid(absl::StrCat("targets.classification.labels[", r,
+                                  "] = ", c.labels(r), " is outside [0, ",
+                                  n_out_, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Session::Update() {
+  trainer_->ApplyGradient(learner_->TakeGradient());
+  learner_->SetWeights(trainer_->weights());
+  feedback_ = trainer_->FeedbackMatrix();
+  dirty_ = true;
+  SaveIfDue(/*force=*/false);
+}
+
+void Session::SaveIfDue(bool force) {
+  if (!dirty_ || (!force && absl::Now() - last_save_ < limits_.save_interval)) {
+    return;
+  }
+  if (absl::Status s =
+          networks_->SaveSession(network_id_, *trainer_, unsaved_steps_);
+      !s.ok()) {
+    Log(LogLevel::kError, "network_save_failed",
+        {{"network_id", network_id_}, {"error", s.ToString()}});
+    return;
+  }
+  unsaved_steps_ = 0;
+  dirty_ = false;
+  last_save_ = absl::Now();
+}
+
+v1::SessionResponse Session::Chunk(const v1::SessionChunk& chunk) {
+  if (absl::Status s = Validate(chunk); !s.ok()) {
+    v1::SessionResponse response = ErrorResponse(s);
+    response.mutable_result()->set_sequence_number(chunk.sequence_number());
+    return response;
+  }
+  const int batch = options_.batch_size();
+  const int64_t rows = int64_t{chunk.steps()} * batch;
+  const SparseRows<float> inputs = DecodeInputs(chunk.inputs(), rows, n_in_);
+  const v1::Targets& targets = chunk.targets();
+  const ErrorKind kind = KindOf(targets);
+  const bool learning = options_.learning();
+  const v1::UpdatePolicy policy = options_.update_policy();
+
+  v1::SessionResponse response;
+  v1::ChunkResult& result = *response.mutable_result();
+  result.set_sequence_number(chunk.sequence_number());
+  result.set_steps(chunk.steps());
+  result.mutable_outputs()->Reserve(static_cast<int>(rows * n_out_));
+  std::string spikes;
+  if (options_.return_spikes()) spikes.assign((rows * n_rec_ + 7) / 8, '\0');
+  VecD spike_counts = VecD::Zero(n_rec_);
+  MatF signal;
+  MatF* signal_out = options_.return_learning_signals() ? &signal : nullptr;
+  double loss = 0.0;
+  int64_t masked = 0;
+  bool updated = false;
+  std::vector<int32_t> labels(batch);
+  std::vector<uint8_t> mask(batch);
+
+  if (chunk.reset_state()) learner_->ResetState();
+  for (int t = 0; t < chunk.steps(); ++t) {
+    const int64_t row = int64_t{t} * batch;
+    learner_->Step(inputs, row);
+    const MatF y = learner_->Output();
+    for (int b = 0; b < batch; ++b) {
+      for (int k = 0; k < n_out_; ++k) result.add_outputs(y(b, k));
+    }
+    const MatF& z = learner_->spikes();
+    spike_counts += z.cast<double>().colwise().sum().transpose();
+    if (options_.return_spikes()) AppendPackedBits(z, row, &spikes);
+    if (!learning) continue;
+    learner_->CountStep();
+    if (kind == ErrorKind::kRegression) {
+      const Eigen::Map<const MatF> target(
+          targets.regression().values().data() + row * n_out_, batch, n_out_);
+      loss += *learner_->AddRegression(target, feedback_, signal_out);
+    } else if (kind == ErrorKind::kClassification) {
+      const v1::Classification& c = targets.classification();
+      for (int b = 0; b < batch; ++b) {
+        labels[b] = c.labels(static_cast<int>(row + b));
+        mask[b] = c.mask_size() == 0 || c.mask(static_cast<int>(row + b));
+        masked += mask[b];
+      }
+      loss += *learner_->AddClassification(labels, mask, feedback_, signal_out);
+    } else if (kind == ErrorKind::kOutputError) {
+      const Eigen::Map<const MatF> error(
+          targets.output_error().values().data() + row * n_out_, batch,
+          n_out_);
+      learner_->AddOutputError(error, feedback_, signal_out).IgnoreError();
+    }
+    if (signal_out != nullptr) {
+      if (kind == ErrorKind::kNone) signal.setZero(batch, n_rec_);
+      for (int b = 0; b < batch; ++b) {
+        for (int j = 0; j < n_rec_; ++j) {
+          result.add_learning_signals(signal(b, j));
+        }
+      }
+    }
+    ++unsaved_steps_;
+    if (policy == v1::UPDATE_POLICY_EVERY_STEP) {
+      Update();
+      updated = true;
+    }
+  }
+  if (learning &&
+      (policy == v1::UPDATE_POLICY_EVERY_CHUNK ||
+       (policy == v1::UPDATE_POLICY_END_OF_SEQUENCE &&
+        chunk.end_of_sequence()) ||
+       (policy == v1::UPDATE_POLICY_MANUAL && chunk.apply_update()))) {
+    Update();
+    updated = true;
+  }
+  if (chunk.end_of_sequence()) learner_->ResetState();
+
+  if (kind == ErrorKind::kRegression) loss /= batch;
+  if (kind == ErrorKind::kClassification && masked > 0) loss /= masked;
+  result.set_loss(loss);
+  result.set_spikes(std::move(spikes));
+  if (options_.return_rates()) {
+    const double seconds = rows * trainer_->network().dt_ms / 1000.0;
+    for (int j = 0; j < n_rec_; ++j) {
+      result.add_rates_hz(static_cast<float>(spike_counts[j] / seconds));
+    }
+  }
+  result.set_updates(trainer_->iteration());
+  result.set_updated(updated);
+  return response;
+}
+
+}  // namespace eprop::server
