@@ -163,11 +163,11 @@ std::vector<BadSpec> BadSpecs() {
          s->mutable_schedule()->set_batch_size(50000);
        },
        C::RESOURCE_EXHAUSTED, "--max_job_memory_mb"},
-      {"message beyond gRPC's size limit",
+      {"5 MB display name",
        [](v1::JobSpec* s) {
          s->set_display_name(std::string(5 << 20, 'x'));
        },
-       C::RESOURCE_EXHAUSTED, ""},
+       kInvalid, "display_name must be at most 200 bytes, got 5242880"},
   };
 }
 
