@@ -55,6 +55,9 @@ const std::vector<FlagSpec>& SubmitFlags() {
       {"learning-rate", false, "optimizer learning rate (default: the task's)", ""},
       {"n-lif", false, "LIF neurons (default: the task's)", ""},
       {"n-alif", false, "ALIF neurons (default: the task's)", ""},
+      {"online-eprop", true,
+       "e-prop gradients from forward traces, as streaming sessions compute "
+       "them (slower; bit-identical to a session fed the same batches)", ""},
       {"name", false, "display name shown by eprop list", ""},
       {"job-file", false, "JobSpec file (.json, .txtpb, .textproto, .pbtxt)", ""},
       {"wait", true, "wait for the job to end and print a summary", ""},
@@ -193,6 +196,7 @@ absl::Status ApplyNames(const Args& args, v1::JobSpec* spec) {
     spec->set_algorithm(server::ToProto(*algorithm));
   }
   if (args.Has("name")) spec->set_display_name(args.GetString("name"));
+  if (args.Has("online-eprop")) spec->set_online_eprop(true);
   return absl::OkStatus();
 }
 
