@@ -8,6 +8,7 @@ PACKAGES=(
   libeigen3-dev libabsl-dev
   libgrpc++-dev libgrpc-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   openssl
+  python3 python3-grpcio python3-numpy python3-protobuf
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

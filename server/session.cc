@@ -55,19 +55,20 @@ absl::Status CheckInputs(const v1::SpikeInputs& inputs, int64_t rows,
     case v1::SpikeInputs::kEvents: {
       const v1::SparseEvents& e = inputs.events();
       if (e.rows_size() != e.inputs_size()) {
-        return Invalid("inputs.events.rows and inputs.events.inputs must "
-                       "have the same length");
+        return Invalid(
+            "inputs.events.rows and inputs.events.inputs must "
+            "have the same length");
       }
       for (int k = 0; k < e.rows_size(); ++k) {
         if (e.rows(k) < 0 || e.rows(k) >= rows) {
-          return Invalid(absl::StrCat("inputs.events.rows[", k, "] = ",
-                                      e.rows(k), " is outside [0, ", rows,
-                                      ") (steps x batch_size)"));
+          return Invalid(absl::StrCat("inputs.events.rows[", k,
+                                      "] = ", e.rows(k), " is outside [0, ",
+                                      rows, ") (steps x batch_size)"));
         }
         if (e.inputs(k) < 0 || e.inputs(k) >= n_in) {
-          return Invalid(absl::StrCat("inputs.events.inputs[", k, "] = ",
-                                      e.inputs(k), " is outside [0, ", n_in,
-                                      ") (n_in)"));
+          return Invalid(absl::StrCat("inputs.events.inputs[", k,
+                                      "] = ", e.inputs(k), " is outside [0, ",
+                                      n_in, ") (n_in)"));
         }
       }
       return absl::OkStatus();
@@ -186,9 +187,8 @@ absl::StatusOr<v1::SessionResponse> Session::Handle(
 
 absl::StatusOr<v1::SessionResponse> Session::Open(const v1::SessionOpen& open) {
   if (open.batch_size() < 1 || open.batch_size() > limits_.max_batch) {
-    return Invalid(absl::StrCat("batch_size must be in [1, ",
-                                limits_.max_batch, "], got ",
-                                open.batch_size()));
+    return Invalid(absl::StrCat("batch_size must be in [1, ", limits_.max_batch,
+                                "], got ", open.batch_size()));
   }
   if (!v1::UpdatePolicy_IsValid(open.update_policy())) {
     return Invalid(absl::StrCat("update_policy must be an UpdatePolicy, got ",
@@ -203,22 +203,24 @@ absl::StatusOr<v1::SessionResponse> Session::Open(const v1::SessionOpen& open) {
         v1::Algorithm_Name(network->spec().algorithm()),
         "): its learning rule and feedback matrix are part of its state"));
   }
-  if (open.learning() &&
-      network->spec().algorithm() == v1::ALGORITHM_BPTT) {
+  if (open.learning() && network->spec().algorithm() == v1::ALGORITHM_BPTT) {
     return Invalid(
         "a network trained with BPTT cannot learn in a session (BPTT needs "
         "the whole sequence); open it with learning off");
   }
   // OnlineEprop keeps five [batch x n_rec x (n_in + n_rec)] float arrays.
-  const double trace_bytes = 5.0 * 4.0 * open.batch_size() *
-                             network->n_rec() *
-                             (static_cast<double>(network->n_in()) + network->n_rec());
+  const double trace_bytes =
+      !open.learning()
+          ? 0.0
+          : 5.0 * 4.0 * open.batch_size() * network->n_rec() *
+                (static_cast<double>(network->n_in()) + network->n_rec());
   if (trace_bytes > static_cast<double>(limits_.max_memory_bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "a session of batch ", open.batch_size(), " on this network needs ",
-        static_cast<int64_t>(trace_bytes / (1 << 20)), " MiB of eligibility traces; "
-        "the limit is ", limits_.max_memory_bytes >> 20,
-        " MiB (--max_job_memory_mb)"));
+        static_cast<int64_t>(trace_bytes / (1 << 20)),
+        " MiB of eligibility traces; "
+        "the limit is ",
+        limits_.max_memory_bytes >> 20, " MiB (--max_job_memory_mb)"));
   }
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       networks_->BeginSession(open.network_id(), open.learning());
@@ -233,11 +235,17 @@ absl::StatusOr<v1::SessionResponse> Session::Open(const v1::SessionOpen& open) {
   n_in_ = config.n_in;
   n_rec_ = config.n_rec();
   n_out_ = config.n_out;
-  learner_ = std::make_unique<OnlineLearner>(
-      MakeNeuronConstants(config), trainer_->task().regularizer(),
-      config.dt_ms, config.readout_bias, open.batch_size(),
-      trainer_->weights());
-  feedback_ = trainer_->FeedbackMatrix();
+  if (open.learning()) {
+    learner_ = std::make_unique<OnlineLearner>(
+        MakeNeuronConstants(config), trainer_->task().regularizer(),
+        config.dt_ms, config.readout_bias, open.batch_size(),
+        trainer_->weights());
+    feedback_ = trainer_->FeedbackMatrix();
+  } else {
+    model_ = std::make_unique<NetworkModel<float>>(NetworkModel<float>::Prepare(
+        MakeNeuronConstants(config), trainer_->weights()));
+    state_.Reset(*model_, open.batch_size());
+  }
   Log(LogLevel::kInfo, "session_opened",
       {{"network_id", network_id_},
        {"learning", open.learning() ? "true" : "false"},
@@ -263,7 +271,8 @@ absl::Status Session::Validate(const v1::SessionChunk& chunk) const {
     return absl::ResourceExhaustedError(absl::StrCat(
         "a chunk may hold at most ", limits_.max_chunk_values,
         " values (steps x batch_size x max(n_in, n_rec, n_out)); this one "
-        "has ", rows * width, ": send fewer steps per chunk"));
+        "has ",
+        rows * width, ": send fewer steps per chunk"));
   }
   if (absl::Status s = CheckInputs(chunk.inputs(), rows, n_in_); !s.ok()) {
     return s;
@@ -291,13 +300,14 @@ absl::Status Session::Validate(const v1::SessionChunk& chunk) const {
   const v1::Classification& c = chunk.targets().classification();
   if (c.labels_size() != rows) {
     return Invalid(absl::StrCat("targets.classification.labels must have ",
-                                "steps x batch_size = ", rows,
-                                " entries, got ", c.labels_size()));
+                                "steps x batch_size = ", rows, " entries, got ",
+                                c.labels_size()));
   }
   if (c.mask_size() != 0 && c.mask_size() != rows) {
-    return Invalid(absl::StrCat("targets.classification.mask must be empty "
-                                "or have ", rows, " entries, got ",
-                                c.mask_size()));
+    return Invalid(
+        absl::StrCat("targets.classification.mask must be empty "
+                     "or have ",
+                     rows, " entries, got ", c.mask_size()));
   }
   for (int64_t r = 0; r < rows; ++r) {
     const bool masked = c.mask_size() == 0 || c.mask(r);
@@ -308,6 +318,31 @@ absl::Status Session::Validate(const v1::SessionChunk& chunk) const {
     }
   }
   return absl::OkStatus();
+}
+
+void Session::StepNetwork(const SparseRows<float>& inputs, int64_t first_row) {
+  if (learner_ != nullptr) {
+    learner_->Step(inputs, first_row);
+  } else {
+    eprop::Step(*model_, inputs, first_row, &state_);
+  }
+}
+
+MatF Session::Readout() const {
+  if (learner_ != nullptr) return learner_->Output();
+  return state_.readout_filtered.rowwise() + model_->b_out.transpose();
+}
+
+const MatF& Session::Spikes() const {
+  return learner_ != nullptr ? learner_->spikes() : state_.z;
+}
+
+void Session::ResetNetwork() {
+  if (learner_ != nullptr) {
+    learner_->ResetState();
+  } else {
+    state_.Reset(*model_, options_.batch_size());
+  }
 }
 
 void Session::Update() {
@@ -364,15 +399,15 @@ v1::SessionResponse Session::Chunk(const v1::SessionChunk& chunk) {
   std::vector<int32_t> labels(batch);
   std::vector<uint8_t> mask(batch);
 
-  if (chunk.reset_state()) learner_->ResetState();
+  if (chunk.reset_state()) ResetNetwork();
   for (int t = 0; t < chunk.steps(); ++t) {
     const int64_t row = int64_t{t} * batch;
-    learner_->Step(inputs, row);
-    const MatF y = learner_->Output();
+    StepNetwork(inputs, row);
+    const MatF y = Readout();
     for (int b = 0; b < batch; ++b) {
       for (int k = 0; k < n_out_; ++k) result.add_outputs(y(b, k));
     }
-    const MatF& z = learner_->spikes();
+    const MatF& z = Spikes();
     spike_counts += z.cast<double>().colwise().sum().transpose();
     if (options_.return_spikes()) AppendPackedBits(z, row, &spikes);
     if (!learning) continue;
@@ -391,8 +426,7 @@ v1::SessionResponse Session::Chunk(const v1::SessionChunk& chunk) {
       loss += *learner_->AddClassification(labels, mask, feedback_, signal_out);
     } else if (kind == ErrorKind::kOutputError) {
       const Eigen::Map<const MatF> error(
-          targets.output_error().values().data() + row * n_out_, batch,
-          n_out_);
+          targets.output_error().values().data() + row * n_out_, batch, n_out_);
       learner_->AddOutputError(error, feedback_, signal_out).IgnoreError();
     }
     if (signal_out != nullptr) {
@@ -417,7 +451,7 @@ v1::SessionResponse Session::Chunk(const v1::SessionChunk& chunk) {
     Update();
     updated = true;
   }
-  if (chunk.end_of_sequence()) learner_->ResetState();
+  if (chunk.end_of_sequence()) ResetNetwork();
 
   if (kind == ErrorKind::kRegression) loss /= batch;
   if (kind == ErrorKind::kClassification && masked > 0) loss /= masked;

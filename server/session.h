@@ -50,13 +50,22 @@ class Session {
   absl::Status Validate(const v1::SessionChunk& chunk) const;
   void Update();
   void SaveIfDue(bool force);
+  // The network's step, readout, spikes and reset: through the learner's
+  // traces when learning, a plain forward step otherwise.
+  void StepNetwork(const SparseRows<float>& inputs, int64_t first_row);
+  MatF Readout() const;
+  const MatF& Spikes() const;
+  void ResetNetwork();
 
   NetworkManager* networks_;
   const SessionLimits limits_;
   std::string network_id_;
   v1::SessionOpen options_;
   std::unique_ptr<Trainer> trainer_;
-  std::unique_ptr<OnlineLearner> learner_;
+  std::unique_ptr<OnlineLearner> learner_;  // learning sessions
+  // Inference sessions: the forward pass only, no eligibility traces.
+  std::unique_ptr<NetworkModel<float>> model_;
+  NetworkState<float> state_;
   MatF feedback_;
   int n_in_ = 0, n_rec_ = 0, n_out_ = 0;
   int64_t unsaved_steps_ = 0;

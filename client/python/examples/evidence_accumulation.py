@@ -83,7 +83,12 @@ def make_batch(rng, batch):
 
 
 def run_trial_batch(session, spikes, labels, mask, trial_labels, chunk_steps):
-    """Streams one batch of trials; returns (loss, error, updates)."""
+    """Streams one batch of trials; returns (loss, error, updates).
+
+    The server reports each chunk's loss as the mean over that chunk's
+    masked rows, so the trial's loss is their mean weighted by the masked
+    rows per chunk (independent of --chunk-steps).
+    """
     steps, batch, _ = spikes.shape
     readout_sum = np.zeros((batch, session.n_out), dtype=np.float64)
     loss = 0.0
@@ -93,12 +98,12 @@ def run_trial_batch(session, spikes, labels, mask, trial_labels, chunk_steps):
         result = session.send(spikes[t0:t1], labels=labels[t0:t1],
                               mask=mask[t0:t1], reset_state=(t0 == 0),
                               end_of_sequence=(t1 == steps))
-        loss += result.loss
         m = mask[t0:t1]
+        loss += result.loss * m.sum()
         readout_sum += (result.outputs * m[:, :, None]).sum(axis=0)
     decision = np.argmax(readout_sum / mask.sum(axis=0)[:, None], axis=1)
     error = float(np.mean(decision != trial_labels))
-    return loss, error, result.updates
+    return loss / max(int(mask.sum()), 1), error, result.updates
 
 
 def main(argv=None):
