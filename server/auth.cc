@@ -33,8 +33,8 @@ class AuthInterceptor : public grpc::experimental::Interceptor {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      const grpc::Status status = authenticator_->CheckMetadata(
-          *methods->GetRecvInitialMetadata());
+      const grpc::Status status =
+          authenticator_->CheckMetadata(*methods->GetRecvInitialMetadata());
       if (!status.ok()) info_->server_context()->TryCancel();
     }
     methods->Proceed();
@@ -78,9 +78,8 @@ absl::StatusOr<Authenticator> Authenticator::FromTokenFile(
         absl::StrCat("--auth_token_file: ", text.status().message()));
   }
   const absl::string_view token = absl::StripAsciiWhitespace(*text);
-  const bool printable = std::all_of(token.begin(), token.end(), [](char c) {
-    return c > 0x20 && c < 0x7f;
-  });
+  const bool printable = std::all_of(
+      token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   if (token.size() < 16 || token.size() > 4096 || !printable) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--auth_token_file ", path,

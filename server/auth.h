@@ -4,11 +4,11 @@
 #ifndef EPROP_SERVER_AUTH_H_
 #define EPROP_SERVER_AUTH_H_
 
-#include <memory>
-#include <string>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

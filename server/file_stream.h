@@ -41,9 +41,9 @@ grpc::Status StreamFile(const std::string& path, const std::string& what,
     offset += n;
   } while (offset < total && file);
   if (offset != total) {
-    return grpc::Status(grpc::StatusCode::DATA_LOSS,
-                        absl::StrCat(what, ": read stopped at byte ", offset,
-                                     " of ", total));
+    return grpc::Status(
+        grpc::StatusCode::DATA_LOSS,
+        absl::StrCat(what, ": read stopped at byte ", offset, " of ", total));
   }
   return grpc::Status::OK;
 }

@@ -121,14 +121,15 @@ absl::StatusOr<v1::Job> JobManager::Submit(const v1::JobSpec& spec) {
   job.set_checkpoint_iteration(-1);
   if (absl::Status s = store_->SaveJob(job); !s.ok()) {
     store_->Delete(*id).IgnoreError();
-    return absl::InternalError(absl::StrCat("cannot store the job: ",
-                                            s.ToString()));
+    return absl::InternalError(
+        absl::StrCat("cannot store the job: ", s.ToString()));
   }
   jobs_[*id] = record;
   queue_.push_back(*id);
   changed_.SignalAll();
   Log(LogLevel::kInfo, "job_submitted",
-      {{"job_id", *id}, {"task", TaskName(job.spec().task())},
+      {{"job_id", *id},
+       {"task", TaskName(job.spec().task())},
        {"algorithm", AlgorithmNameOf(job.spec().algorithm())}});
   return job;
 }
@@ -150,7 +151,8 @@ absl::StatusOr<v1::ListJobsResponse> JobManager::List(
     return absl::InvalidArgumentError(absl::StrCat(
         "state must be a JobState (0: any), got ", request.state()));
   }
-  if (!request.page_token().empty() && !store_->IsValidJobId(request.page_token())) {
+  if (!request.page_token().empty() &&
+      !store_->IsValidJobId(request.page_token())) {
     return absl::InvalidArgumentError(
         "page_token must be the next_page_token of a previous page");
   }
@@ -208,9 +210,9 @@ absl::Status JobManager::Delete(const std::string& id) {
   absl::StatusOr<std::shared_ptr<Record>> found = FindLocked(id);
   if (!found.ok()) return found.status();
   if (!IsFinal((*found)->job.state())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", id, " is ", JobStateName((*found)->job.state()),
-        "; cancel it before deleting it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " is ", JobStateName((*found)->job.state()),
+                     "; cancel it before deleting it"));
   }
   if (absl::Status s = store_->Delete(id); !s.ok()) return s;
   jobs_.erase(id);
@@ -283,7 +285,8 @@ void JobManager::WorkerLoop() {
       queue_.pop_front();
       v1::Job& job = record->job;
       job.set_state(v1::JOB_STATE_RUNNING);
-      if (job.start_time_unix_ms() == 0) job.set_start_time_unix_ms(NowUnixMs());
+      if (job.start_time_unix_ms() == 0)
+        job.set_start_time_unix_ms(NowUnixMs());
       CommitLocked(record.get());
     }
     RunJob(record);
@@ -300,7 +303,8 @@ void JobManager::Finish(const std::shared_ptr<Record>& record,
   CommitLocked(record.get());
   Log(state == v1::JOB_STATE_FAILED ? LogLevel::kError : LogLevel::kInfo,
       "job_finished",
-      {{"job_id", job.job_id()}, {"state", JobStateName(state)},
+      {{"job_id", job.job_id()},
+       {"state", JobStateName(state)},
        {"iterations", absl::StrCat(job.iterations_completed())},
        {"reason", reason}});
 }
@@ -340,7 +344,8 @@ void JobManager::RunJob(const std::shared_ptr<Record>& record) {
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(inputs.task, inputs.config);
   if (!trainer.ok()) {
-    Finish(record, v1::JOB_STATE_FAILED, std::string(trainer.status().message()));
+    Finish(record, v1::JOB_STATE_FAILED,
+           std::string(trainer.status().message()));
     return;
   }
   if (absl::Status s = ResumeFromCheckpoint(record, trainer->get()); !s.ok()) {

@@ -54,8 +54,8 @@ class JobManager {
 
   absl::StatusOr<v1::Job> Submit(const v1::JobSpec& spec);
   absl::StatusOr<v1::Job> Get(const std::string& id) const;
-  absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& request)
-      const;
+  absl::StatusOr<v1::ListJobsResponse> List(
+      const v1::ListJobsRequest& request) const;
   absl::StatusOr<v1::Job> Cancel(const std::string& id);
   absl::Status Delete(const std::string& id);
   absl::StatusOr<std::vector<v1::IterationMetrics>> Metrics(

@@ -29,8 +29,8 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
                                        v1::Job* response) {
   if (grpc::Status s = auth_->Check(*context); !s.ok()) return s;
   if (!request->has_spec()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "spec is required (at least spec.task)"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("spec is required (at least spec.task)"));
   }
   absl::StatusOr<v1::Job> job = manager_->Submit(request->spec());
   if (!job.ok()) return ToGrpcStatus(job.status());

@@ -36,10 +36,10 @@ absl::Status CheckRanges(std::initializer_list<RangeCheck> checks) {
                     (c.open_lo ? c.value > c.lo : c.value >= c.lo) &&
                     c.value <= c.hi;
     if (!ok) {
-      return OutOfRange(c.field,
-                        absl::StrFormat("%s%g, %g]", c.open_lo ? "in (" : "in [",
-                                        c.lo, c.hi),
-                        c.value);
+      return OutOfRange(
+          c.field,
+          absl::StrFormat("%s%g, %g]", c.open_lo ? "in (" : "in [", c.lo, c.hi),
+          c.value);
     }
   }
   return absl::OkStatus();
@@ -91,7 +91,8 @@ absl::Status ResolveOptimizer(const OptimizerConfig& task,
   } else if (!v1::OptimizerKind_IsValid(o->kind())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "optimizer.kind must be OPTIMIZER_KIND_SGD or OPTIMIZER_KIND_ADAM, "
-        "got ", o->kind()));
+        "got ",
+        o->kind()));
   }
   if (!o->has_learning_rate()) o->set_learning_rate(task.learning_rate);
   if (!o->has_adam_beta1()) o->set_adam_beta1(task.beta1);
@@ -150,9 +151,9 @@ NetworkConfig ApplyNetwork(NetworkConfig n, const v1::NetworkSpec& s) {
 bool SameNetwork(const NetworkConfig& a, const NetworkConfig& b) {
   return a.n_lif == b.n_lif && a.n_alif == b.n_alif &&
          a.tau_m_ms == b.tau_m_ms && a.tau_a_ms == b.tau_a_ms &&
-         a.beta_alif == b.beta_alif && a.v_th == b.v_th &&
-         a.n_ref == b.n_ref && a.gamma == b.gamma &&
-         a.tau_out_ms == b.tau_out_ms && a.readout_bias == b.readout_bias;
+         a.beta_alif == b.beta_alif && a.v_th == b.v_th && a.n_ref == b.n_ref &&
+         a.gamma == b.gamma && a.tau_out_ms == b.tau_out_ms &&
+         a.readout_bias == b.readout_bias;
 }
 
 OptimizerConfig ApplyOptimizer(OptimizerConfig o, const v1::OptimizerSpec& s) {
@@ -174,7 +175,8 @@ bool SameOptimizer(const OptimizerConfig& a, const OptimizerConfig& b) {
 
 // Weights, gradient, Adam moments and feedback: five float copies.
 double ParameterBytes(const NetworkConfig& n) {
-  return 5.0 * 4.0 * n.n_rec() * (static_cast<double>(n.n_rec()) + n.n_in + n.n_out);
+  return 5.0 * 4.0 * n.n_rec() *
+         (static_cast<double>(n.n_rec()) + n.n_in + n.n_out);
 }
 
 absl::Status CheckMemory(const Task& task, const NetworkConfig& network,
@@ -201,9 +203,9 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
   if (r.task() == v1::TASK_UNSPECIFIED || !v1::Task_IsValid(r.task())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "task is required and must be TASK_EVIDENCE_ACCUMULATION or "
-        "TASK_PATTERN_GENERATION, got ", v1::Task_Name(r.task()).empty()
-                                             ? std::to_string(r.task())
-                                             : v1::Task_Name(r.task())));
+        "TASK_PATTERN_GENERATION, got ",
+        v1::Task_Name(r.task()).empty() ? std::to_string(r.task())
+                                        : v1::Task_Name(r.task())));
   }
   if (r.algorithm() == v1::ALGORITHM_UNSPECIFIED) {
     r.set_algorithm(v1::ALGORITHM_EPROP_RANDOM);
@@ -215,18 +217,17 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
   }
   if (!r.has_seed()) r.set_seed(1);
   const std::unique_ptr<Task> task = *MakeTask(TaskName(r.task()), r.seed());
-  if (absl::Status s = ResolveNetwork(task->network(), limits,
-                                      r.mutable_network());
+  if (absl::Status s =
+          ResolveNetwork(task->network(), limits, r.mutable_network());
       !s.ok()) {
     return s;
   }
   const NetworkConfig network = ApplyNetwork(task->network(), r.network());
   if (absl::Status s = network.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("network: ", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat("network: ", s.message()));
   }
-  if (absl::Status s = ResolveOptimizer(task->optimizer(),
-                                        r.mutable_optimizer());
+  if (absl::Status s =
+          ResolveOptimizer(task->optimizer(), r.mutable_optimizer());
       !s.ok()) {
     return s;
   }
@@ -256,12 +257,12 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
     return s;
   }
   if (r.display_name().size() > kMaxDisplayNameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "display_name must be at most ", kMaxDisplayNameBytes, " bytes, got ",
-        r.display_name().size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("display_name must be at most ", kMaxDisplayNameBytes,
+                     " bytes, got ", r.display_name().size()));
   }
-  if (absl::Status s = CheckMemory(*task, network, r.schedule().batch_size(),
-                                   limits);
+  if (absl::Status s =
+          CheckMemory(*task, network, r.schedule().batch_size(), limits);
       !s.ok()) {
     return s;
   }

@@ -51,8 +51,8 @@ std::string EncodeRecord(const v1::IterationMetrics& m) {
 }
 
 absl::Status AppendDurably(const std::string& path, absl::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError(errno, "cannot open", path);
   absl::Status status;
   while (!bytes.empty() && status.ok()) {

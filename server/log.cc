@@ -10,15 +10,15 @@
 
 namespace eprop::server {
 
-
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields) {
   static const char* const kLevels[] = {"info", "warning", "error"};
-  std::string line = absl::StrCat(
-      "{\"time\":\"",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", kLevels[static_cast<int>(level)],
-      "\",\"event\":", JsonQuote(event));
+  std::string line =
+      absl::StrCat("{\"time\":\"",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   "\",\"level\":\"", kLevels[static_cast<int>(level)],
+                   "\",\"event\":", JsonQuote(event));
   for (const LogField& field : fields) {
     absl::StrAppend(&line, ",", JsonQuote(field.first), ":",
                     JsonQuote(field.second));

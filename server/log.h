@@ -21,7 +21,6 @@ using LogField = std::pair<absl::string_view, std::string>;
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields = {});
 
-
 }  // namespace eprop::server
 
 #endif  // EPROP_SERVER_LOG_H_

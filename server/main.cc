@@ -1,4 +1,7 @@
 // eprop-server: hosts training jobs over gRPC (proto/eprop/v1/jobs.proto).
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -7,10 +10,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,8 +22,8 @@
 #include "server/auth.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
-#include "server/network_service.h"
 #include "server/log.h"
+#include "server/network_service.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (0.0.0.0 for all interfaces, e.g. in a "
@@ -68,7 +67,9 @@ namespace {
 #endif
 
 absl::Status CheckFlags() {
-  auto in = [](int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi; };
+  auto in = [](int64_t v, int64_t lo, int64_t hi) {
+    return v >= lo && v <= hi;
+  };
   if (!in(absl::GetFlag(FLAGS_port), 0, 65535)) {
     return absl::InvalidArgumentError("--port must be in [0, 65535]");
   }
@@ -110,8 +111,8 @@ JobManagerOptions ManagerOptions() {
   options.max_queued_jobs = absl::GetFlag(FLAGS_max_queued_jobs);
   options.limits.max_iterations = absl::GetFlag(FLAGS_max_iterations);
   options.limits.max_neurons = absl::GetFlag(FLAGS_max_neurons);
-  options.limits.max_job_memory_bytes =
-      absl::GetFlag(FLAGS_max_job_memory_mb) << 20;
+  options.limits.max_job_memory_bytes = absl::GetFlag(FLAGS_max_job_memory_mb)
+                                        << 20;
   options.limits.default_threads = absl::GetFlag(FLAGS_threads_per_job);
   options.limits.max_threads = absl::GetFlag(FLAGS_threads_per_job);
   return options;
@@ -134,9 +135,9 @@ v1::ServerInfo MakeServerInfo(const JobManagerOptions& options, bool tls,
        {v1::TASK_EVIDENCE_ACCUMULATION, v1::TASK_PATTERN_GENERATION}) {
     info.add_tasks(TaskName(task));
   }
-  for (v1::Algorithm a : {v1::ALGORITHM_BPTT, v1::ALGORITHM_EPROP_SYMMETRIC,
-                          v1::ALGORITHM_EPROP_RANDOM,
-                          v1::ALGORITHM_EPROP_ADAPTIVE}) {
+  for (v1::Algorithm a :
+       {v1::ALGORITHM_BPTT, v1::ALGORITHM_EPROP_SYMMETRIC,
+        v1::ALGORITHM_EPROP_RANDOM, v1::ALGORITHM_EPROP_ADAPTIVE}) {
     info.add_algorithms(AlgorithmNameOf(a));
   }
   return info;
@@ -208,8 +209,8 @@ int Run() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  const std::string address = absl::StrCat(absl::GetFlag(FLAGS_host), ":",
-                                           absl::GetFlag(FLAGS_port));
+  const std::string address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   int port = 0;
   builder.AddListeningPort(address, *credentials, &port);
   builder.RegisterService(&service);
@@ -217,8 +218,8 @@ int Run() {
   // Oversized session chunks get a per-message error from the session
   // (SessionLimits); only messages beyond this end a stream.
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  std::vector<std::unique_ptr<
-      grpc::experimental::ServerInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(MakeAuthInterceptorFactory(&*auth));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

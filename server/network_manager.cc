@@ -88,8 +88,8 @@ absl::StatusOr<v1::Network> NetworkManager::Add(
   }
   if (!s.ok()) {
     store_->Delete(*id).IgnoreError();
-    return absl::InternalError(absl::StrCat("cannot store the network: ",
-                                            s.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot store the network: ", s.message()));
   }
   networks_[*id] = network;
   Log(LogLevel::kInfo, "network_created",

@@ -45,11 +45,12 @@ grpc::Status NetworkServiceImpl::ExportNetwork(
     grpc::ServerContext* context, const v1::ExportNetworkRequest* request,
     grpc::ServerWriter<v1::NetworkChunk>* writer) {
   if (grpc::Status s = auth_->Check(*context); !s.ok()) return s;
-  absl::StatusOr<std::string> path = networks_->StatePath(request->network_id());
+  absl::StatusOr<std::string> path =
+      networks_->StatePath(request->network_id());
   if (!path.ok()) return ToGrpcStatus(path.status());
-  return StreamFile(*path,
-                    absl::StrCat("the state of network ", request->network_id()),
-                    writer, [](v1::NetworkChunk*) {});
+  return StreamFile(
+      *path, absl::StrCat("the state of network ", request->network_id()),
+      writer, [](v1::NetworkChunk*) {});
 }
 
 grpc::Status NetworkServiceImpl::ImportNetwork(
@@ -82,8 +83,7 @@ grpc::Status NetworkServiceImpl::ImportNetwork(
 
 grpc::Status NetworkServiceImpl::Session(
     grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>*
-        stream) {
+    grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) {
   if (grpc::Status s = auth_->Check(*context); !s.ok()) return s;
   server::Session session(networks_, limits_);
   v1::SessionRequest request;

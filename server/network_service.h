@@ -28,18 +28,17 @@ class NetworkServiceImpl final : public v1::NetworkService::Service {
   grpc::Status DeleteNetwork(grpc::ServerContext* context,
                              const v1::DeleteNetworkRequest* request,
                              v1::DeleteNetworkResponse* response) override;
-  grpc::Status ExportNetwork(grpc::ServerContext* context,
-                             const v1::ExportNetworkRequest* request,
-                             grpc::ServerWriter<v1::NetworkChunk>* writer)
-      override;
+  grpc::Status ExportNetwork(
+      grpc::ServerContext* context, const v1::ExportNetworkRequest* request,
+      grpc::ServerWriter<v1::NetworkChunk>* writer) override;
   grpc::Status ImportNetwork(
       grpc::ServerContext* context,
       grpc::ServerReader<v1::ImportNetworkRequest>* reader,
       v1::Network* response) override;
   grpc::Status Session(
       grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>*
-          stream) override;
+      grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
+      override;
 
  private:
   NetworkManager* networks_;

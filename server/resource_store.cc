@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<ResourceStore>> ResourceStore::Open(
   if (absl::StatusOr<std::string> text = ReadFileToString(counter); text.ok()) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &next) ||
         next < 1) {
-      return absl::DataLossError(absl::StrCat(counter, " does not hold a number"));
+      return absl::DataLossError(
+          absl::StrCat(counter, " does not hold a number"));
     }
   }
   std::unique_ptr<ResourceStore> store(
@@ -41,8 +42,8 @@ absl::StatusOr<std::unique_ptr<ResourceStore>> ResourceStore::Open(
     store->next_number_ = std::max(store->next_number_, store->Number(id) + 1);
   }
   // Proves the directory writable now rather than at the first create.
-  if (absl::Status s = WriteFileAtomically(
-          counter, absl::StrCat(store->next_number_, "\n"));
+  if (absl::Status s =
+          WriteFileAtomically(counter, absl::StrCat(store->next_number_, "\n"));
       !s.ok()) {
     return s;
   }
@@ -62,9 +63,9 @@ absl::Status ResourceStore::CheckId(const std::string& field,
                                     const std::string& id) const {
   if (id.empty()) return absl::InvalidArgumentError(field + " is required");
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must look like ", prefix_, "000001, got '", id.substr(0, 64),
-        "'"));
+    return absl::InvalidArgumentError(absl::StrCat(field, " must look like ",
+                                                   prefix_, "000001, got '",
+                                                   id.substr(0, 64), "'"));
   }
   return absl::OkStatus();
 }
@@ -81,14 +82,15 @@ int64_t ResourceStore::Number(const std::string& id) const {
 std::vector<std::string> ResourceStore::Ids() const {
   std::vector<std::string> ids;
   std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(root_, error)) {
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(root_, error)) {
     const std::string id = entry.path().filename().string();
     if (IsValidId(id)) ids.push_back(id);
   }
-  std::sort(ids.begin(), ids.end(), [this](const std::string& a,
-                                           const std::string& b) {
-    return Number(a) < Number(b);
-  });
+  std::sort(ids.begin(), ids.end(),
+            [this](const std::string& a, const std::string& b) {
+              return Number(a) < Number(b);
+            });
   return ids;
 }
 

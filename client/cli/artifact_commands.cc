@@ -29,19 +29,19 @@ absl::Status AppendChunk(const v1::CheckpointChunk& chunk, std::string* out,
   }
   const int64_t have = static_cast<int64_t>(out->size());
   if (chunk.total_bytes() != *total || chunk.iteration() != *iteration) {
-    return absl::DataLossError(absl::StrCat(
-        "checkpoint chunks disagree: total_bytes ", chunk.total_bytes(),
-        " and iteration ", chunk.iteration(), " after ", *total, " and ",
-        *iteration));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint chunks disagree: total_bytes ",
+                     chunk.total_bytes(), " and iteration ", chunk.iteration(),
+                     " after ", *total, " and ", *iteration));
   }
   if (chunk.offset_bytes() != have) {
-    return absl::DataLossError(absl::StrCat(
-        "checkpoint chunk at offset ", chunk.offset_bytes(), ", expected ",
-        have));
+    return absl::DataLossError(absl::StrCat("checkpoint chunk at offset ",
+                                            chunk.offset_bytes(), ", expected ",
+                                            have));
   }
   if (have + static_cast<int64_t>(chunk.data().size()) > *total) {
-    return absl::DataLossError(absl::StrCat(
-        "checkpoint chunks exceed total_bytes ", *total));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint chunks exceed total_bytes ", *total));
   }
   out->append(chunk.data());
   return absl::OkStatus();
@@ -69,9 +69,9 @@ absl::Status ReceiveChunks(Connection& connection, const std::string& job_id,
   if (!status.ok()) return connection.RpcError(status);
   if (total < 0) return absl::DataLossError("the server sent no checkpoint");
   if (static_cast<int64_t>(bytes->size()) != total) {
-    return absl::DataLossError(absl::StrCat(
-        "the checkpoint stream ended after ", bytes->size(), " of ", total,
-        " bytes"));
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint stream ended after ", bytes->size(),
+                     " of ", total, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -104,7 +104,8 @@ absl::StatusOr<DownloadedCheckpoint> DownloadCheckpoint(
     Connection& connection, const std::string& job_id) {
   DownloadedCheckpoint out;
   int64_t iteration = 0;
-  if (absl::Status s = ReceiveChunks(connection, job_id, &out.bytes, &iteration);
+  if (absl::Status s =
+          ReceiveChunks(connection, job_id, &out.bytes, &iteration);
       !s.ok()) {
     return s;
   }
@@ -138,7 +139,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> RebuildTrainer(
   if (absl::Status s = (*trainer)->RestoreState(checkpoint); !s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("the checkpoint does not fit the job's "
-                                     "spec: ", s.message()));
+                                     "spec: ",
+                                     s.message()));
   }
   return trainer;
 }
@@ -210,8 +212,9 @@ int RunExportCommand(const GlobalOptions& options,
   }
   const int64_t iteration = download->checkpoint.iteration;
   if (parsed.json) {
-    std::cout << "{\"job_id\":" << JsonQuote(job_id) << ",\"path\":"
-              << JsonQuote(out) << ",\"bytes\":" << download->bytes.size()
+    std::cout << "{\"job_id\":" << JsonQuote(job_id)
+              << ",\"path\":" << JsonQuote(out)
+              << ",\"bytes\":" << download->bytes.size()
               << ",\"iteration\":" << iteration << "}" << std::endl;
   } else {
     std::cout << "wrote " << out << ": " << download->bytes.size()
@@ -248,8 +251,7 @@ int RunPlotCommand(const GlobalOptions& options,
   if (parsed.json) {
     std::cout << "{\"job_id\":" << JsonQuote(job.job_id())
               << ",\"learning_curves\":" << JsonQuote(LearningCurvesPath(dir))
-              << ",\"trial\":" << JsonQuote(TrialPath(dir)) << "}"
-              << std::endl;
+              << ",\"trial\":" << JsonQuote(TrialPath(dir)) << "}" << std::endl;
   } else {
     std::cout << LearningCurvesPath(dir) << "\n" << TrialPath(dir) << std::endl;
   }

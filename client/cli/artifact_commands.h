@@ -18,8 +18,8 @@ namespace eprop::cli {
 
 // A job's latest checkpoint as downloaded and verified.
 struct DownloadedCheckpoint {
-  std::string bytes;               // the checkpoint file
-  TrainingCheckpoint checkpoint;   // its contents, as ReadCheckpoint read them
+  std::string bytes;              // the checkpoint file
+  TrainingCheckpoint checkpoint;  // its contents, as ReadCheckpoint read them
 };
 
 // Streams ExportCheckpoint into memory, checking that the chunks are

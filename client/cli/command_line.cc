@@ -17,7 +17,8 @@ ParsedCommand ParseCommand(const CommandSpec& spec,
   ParsedCommand parsed;
   absl::StatusOr<Args> args = Args::Parse(argv, flags);
   if (!args.ok()) {
-    parsed.exit_code = UsageError(spec.name, std::string(args.status().message()));
+    parsed.exit_code =
+        UsageError(spec.name, std::string(args.status().message()));
     return parsed;
   }
   if (args->Has("help")) {
@@ -27,8 +28,8 @@ ParsedCommand ParseCommand(const CommandSpec& spec,
   const std::vector<std::string>& positional = args->positional();
   if (positional.size() < spec.positional.size()) {
     parsed.exit_code = UsageError(
-        spec.name, absl::StrCat("missing ",
-                                spec.positional[positional.size()]));
+        spec.name,
+        absl::StrCat("missing ", spec.positional[positional.size()]));
     return parsed;
   }
   if (positional.size() > spec.positional.size()) {

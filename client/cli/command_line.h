@@ -21,8 +21,8 @@ inline constexpr int kExitUsage = 2;
 
 // A command's flags and help.
 struct CommandSpec {
-  std::string name;    // "status"
-  std::string usage;   // the --help text before the flag list
+  std::string name;             // "status"
+  std::string usage;            // the --help text before the flag list
   std::vector<FlagSpec> flags;  // --output and --help are added
   // Names of the required positional arguments ("JOB").
   std::vector<std::string> positional;

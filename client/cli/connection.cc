@@ -21,7 +21,8 @@ constexpr char kHealthCheckMethod[] = "/grpc.health.v1.Health/Check";
 const std::vector<FlagSpec>& GlobalFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
       {"server", false,
-       "eprop-server address HOST:PORT (default: $EPROP_SERVER, else 127.0.0.1:50051)",
+       "eprop-server address HOST:PORT (default: $EPROP_SERVER, else "
+       "127.0.0.1:50051)",
        ""},
       {"token-file", false,
        "file holding the bearer token sent with every call", ""},
@@ -75,8 +76,9 @@ absl::StatusOr<GlobalOptions> ToOptions(const Args& args) {
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("--token-file: ", text.status().message()));
+    return absl::Status(
+        text.status().code(),
+        absl::StrCat("--token-file: ", text.status().message()));
   }
   std::string token(absl::StripTrailingAsciiWhitespace(*text));
   if (token.empty()) {
@@ -85,9 +87,10 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   }
   for (const char c : token) {
     if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token-file ", path, " holds characters other than printable "
-          "ASCII"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file ", path,
+                       " holds characters other than printable "
+                       "ASCII"));
     }
   }
   return token;
@@ -235,8 +238,8 @@ absl::Status Connection::AwaitChannel() {
          state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
          state != GRPC_CHANNEL_SHUTDOWN) {
     if (!channel_->WaitForStateChange(state, deadline)) {
-      return RpcError(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                   "no connection"));
+      return RpcError(
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no connection"));
     }
     state = channel_->GetState(/*try_to_connect=*/true);
   }
@@ -286,9 +289,9 @@ absl::Status Connection::RpcError(const grpc::Status& status) const {
         deadline ? absl::StrCat("no connection within ", options_.timeout_s,
                                 " s (--timeout-s)")
                  : status.error_message();
-    return absl::Status(code, absl::StrCat("cannot reach eprop-server at ",
-                                           options_.server, " (", name,
-                                           "): ", detail));
+    return absl::Status(
+        code, absl::StrCat("cannot reach eprop-server at ", options_.server,
+                           " (", name, "): ", detail));
   }
   std::string message = status.error_message();
   if (deadline) {

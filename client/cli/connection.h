@@ -28,15 +28,16 @@ struct GlobalOptions {
 
 struct Invocation {
   GlobalOptions options;
-  bool help = false;               // --help before any command
-  std::string command;             // empty when none was given
-  std::vector<std::string> args;   // everything after the command
+  bool help = false;              // --help before any command
+  std::string command;            // empty when none was given
+  std::vector<std::string> args;  // everything after the command
 };
 
 // Splits argv (without the program name) into global flags, command and
 // the command's arguments. The default server is $EPROP_SERVER, else
 // 127.0.0.1:50051. INVALID_ARGUMENT for an unknown global flag or bad value.
-absl::StatusOr<Invocation> ParseInvocation(const std::vector<std::string>& argv);
+absl::StatusOr<Invocation> ParseInvocation(
+    const std::vector<std::string>& argv);
 
 // Help lines of the global flags.
 std::string GlobalFlagHelp();

@@ -19,8 +19,7 @@ namespace {
 class EventPrinter {
  public:
   explicit EventPrinter(const FollowOptions& options)
-      : options_(options),
-        live_(!options.json && isatty(STDOUT_FILENO) != 0) {}
+      : options_(options), live_(!options.json && isatty(STDOUT_FILENO) != 0) {}
 
   ~EventPrinter() { EndLine(); }
 
@@ -100,15 +99,15 @@ absl::StatusOr<v1::Job> FinalJob(Connection& connection,
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::Job job;
-  if (absl::Status s = connection.Call(&v1::JobService::Stub::GetJob, request,
-                                       &job);
+  if (absl::Status s =
+          connection.Call(&v1::JobService::Stub::GetJob, request, &job);
       !s.ok()) {
     return s;
   }
   if (!server::IsFinal(job.state())) {
-    return absl::UnavailableError(absl::StrCat(
-        "the server ended the event stream while ", job_id, " is still ",
-        server::JobStateName(job.state())));
+    return absl::UnavailableError(
+        absl::StrCat("the server ended the event stream while ", job_id,
+                     " is still ", server::JobStateName(job.state())));
   }
   return job;
 }
@@ -122,8 +121,8 @@ int FollowJob(const std::string& command, Connection& connection,
   // Known before the stream starts, so progress lines can show the
   // iteration budget whatever order the events come in.
   printer.OnJob(job_now);
-  if (absl::Status s = Watch(connection, job_id, options.from_iteration,
-                             printer);
+  if (absl::Status s =
+          Watch(connection, job_id, options.from_iteration, printer);
       !s.ok()) {
     return Failure(command, s);
   }
@@ -134,10 +133,10 @@ int FollowJob(const std::string& command, Connection& connection,
   if (!options.plots_dir.empty()) {
     plotted = PlotJob(connection, *job, options.plots_dir);
     if (plotted.ok()) {
-      plot_json = absl::StrCat(
-          ",\"learning_curves\":",
-          JsonQuote(LearningCurvesPath(options.plots_dir)),
-          ",\"trial\":", JsonQuote(TrialPath(options.plots_dir)));
+      plot_json =
+          absl::StrCat(",\"learning_curves\":",
+                       JsonQuote(LearningCurvesPath(options.plots_dir)),
+                       ",\"trial\":", JsonQuote(TrialPath(options.plots_dir)));
     }
   }
   if (options.json) {

@@ -49,8 +49,8 @@ absl::StatusOr<std::vector<v1::Job>> ListAll(Connection& connection,
   v1::ListJobsRequest request;
   request.set_state(state);
   do {
-    const int64_t left = limit > 0 ? limit - static_cast<int64_t>(jobs.size())
-                                   : 1000;
+    const int64_t left =
+        limit > 0 ? limit - static_cast<int64_t>(jobs.size()) : 1000;
     request.set_page_size(static_cast<int32_t>(std::min<int64_t>(left, 1000)));
     v1::ListJobsResponse page;
     if (absl::Status s = connection.Call(&Stub::ListJobs, request, &page);
@@ -68,7 +68,8 @@ absl::StatusOr<std::vector<v1::Job>> ListAll(Connection& connection,
   return jobs;
 }
 
-int RunList(const GlobalOptions& options, const std::vector<std::string>& argv) {
+int RunList(const GlobalOptions& options,
+            const std::vector<std::string>& argv) {
   static const auto* spec = new CommandSpec{
       "list",
       "usage: eprop list [--state=STATE] [--limit=N]\n\n"
@@ -76,15 +77,18 @@ int RunList(const GlobalOptions& options, const std::vector<std::string>& argv) 
       "completed, the latest validation error or nmse, and display name.\n",
       {{"state", false,
         "only jobs in this state: queued, running, succeeded, failed or "
-        "cancelled", ""},
+        "cancelled",
+        ""},
        {"limit", false, "at most this many jobs (0: all)", "0"}},
       {}};
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
   v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
   if (parsed.args->Has("state")) {
-    absl::StatusOr<v1::JobState> s = ParseState(parsed.args->GetString("state"));
-    if (!s.ok()) return UsageError(spec->name, std::string(s.status().message()));
+    absl::StatusOr<v1::JobState> s =
+        ParseState(parsed.args->GetString("state"));
+    if (!s.ok())
+      return UsageError(spec->name, std::string(s.status().message()));
     state = *s;
   }
   absl::StatusOr<int64_t> limit = parsed.args->GetInt("limit", 0, INT32_MAX);
@@ -197,7 +201,8 @@ int RunDelete(const GlobalOptions& options,
   return kExitOk;
 }
 
-int RunWatch(const GlobalOptions& options, const std::vector<std::string>& argv) {
+int RunWatch(const GlobalOptions& options,
+             const std::vector<std::string>& argv) {
   static const auto* spec = new CommandSpec{
       "watch",
       "usage: eprop watch JOB [--from-iteration=N] [--plots-dir=DIR]\n\n"
@@ -211,7 +216,8 @@ int RunWatch(const GlobalOptions& options, const std::vector<std::string>& argv)
   if (!parsed.args) return parsed.exit_code;
   absl::StatusOr<int64_t> from =
       parsed.args->GetInt("from-iteration", 0, INT64_MAX);
-  if (!from.ok()) return UsageError(spec->name, std::string(from.status().message()));
+  if (!from.ok())
+    return UsageError(spec->name, std::string(from.status().message()));
   std::unique_ptr<Connection> connection = ConnectOrReport(spec->name, options);
   if (connection == nullptr) return kExitFailure;
   v1::GetJobRequest request;
@@ -234,10 +240,10 @@ std::string MetricsTable(const std::vector<IterationMetrics>& history) {
       "%9s  %10s  %10s  %9s  %9s  %9s\n", "ITERATION", "LOSS",
       classification ? "ERROR %" : "NMSE", "RATE_HZ", "MS/ITER", "WALL_S");
   for (const IterationMetrics& m : history) {
-    absl::StrAppendFormat(
-        &out, "%9d  %10.5f  %10.4g  %9.2f  %9.2f  %9.1f\n", m.iteration,
-        m.loss, classification ? 100 * m.error : m.nmse, m.rate_hz,
-        m.ms_per_iter, m.wall_s);
+    absl::StrAppendFormat(&out, "%9d  %10.5f  %10.4g  %9.2f  %9.2f  %9.1f\n",
+                          m.iteration, m.loss,
+                          classification ? 100 * m.error : m.nmse, m.rate_hz,
+                          m.ms_per_iter, m.wall_s);
   }
   return out;
 }
@@ -297,7 +303,8 @@ int RunMetrics(const GlobalOptions& options,
     std::cout << CsvHeader();
     for (const IterationMetrics& m : history) std::cout << CsvRow(m);
   } else {
-    for (const IterationMetrics& m : history) std::cout << MetricsJson(m) << "\n";
+    for (const IterationMetrics& m : history)
+      std::cout << MetricsJson(m) << "\n";
   }
   std::cout << std::flush;
   return kExitOk;
@@ -321,7 +328,8 @@ constexpr JobCommand kJobCommands[] = {
     {"export", RunExportCommand, "download a job's latest checkpoint"},
     {"plot", RunPlotCommand, "draw a job's learning curves and one trial"},
     {"health", RunHealthCommand, "check that the server is serving"},
-    {"server-info", RunServerInfoCommand, "show the server's version and limits"},
+    {"server-info", RunServerInfoCommand,
+     "show the server's version and limits"},
 };
 
 const JobCommand* FindJobCommand(const std::string& name) {

@@ -63,9 +63,9 @@ std::string SpecSummary(const v1::JobSpec& spec) {
       spec.seed(), spec.network().n_lif(), spec.network().n_alif(),
       s.batch_size(), s.max_iterations(), s.validate_every_iterations());
   const v1::OptimizerSpec& o = spec.optimizer();
-  absl::StrAppendFormat(
-      &text, ", %s lr %g",
-      o.kind() == v1::OPTIMIZER_KIND_SGD ? "sgd" : "adam", o.learning_rate());
+  absl::StrAppendFormat(&text, ", %s lr %g",
+                        o.kind() == v1::OPTIMIZER_KIND_SGD ? "sgd" : "adam",
+                        o.learning_rate());
   if (s.lr_decay_every_iterations() > 0) {
     absl::StrAppendFormat(&text, " x %g every %d", s.lr_decay_factor(),
                           s.lr_decay_every_iterations());
@@ -106,7 +106,8 @@ std::string JobTable(const std::vector<v1::Job>& jobs) {
   for (const Row& row : rows) {
     std::string line;
     for (size_t c = 0; c + 1 < row.size(); ++c) {
-      absl::StrAppend(&line, row[c], std::string(width[c] - row[c].size() + 2, ' '));
+      absl::StrAppend(&line, row[c],
+                      std::string(width[c] - row[c].size() + 2, ' '));
     }
     absl::StrAppend(&line, row.back());
     absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(line), "\n");
@@ -138,16 +139,17 @@ std::string JobDetails(const v1::Job& job) {
   lines.push_back({"task", TaskName(job.spec().task())});
   lines.push_back({"algorithm", AlgorithmNameOf(job.spec().algorithm())});
   lines.push_back({"spec", SpecSummary(job.spec())});
-  lines.push_back({"iterations",
-                   absl::StrCat(job.iterations_completed(), " of ",
-                                job.spec().schedule().max_iterations())});
+  lines.push_back(
+      {"iterations", absl::StrCat(job.iterations_completed(), " of ",
+                                  job.spec().schedule().max_iterations())});
   lines.push_back({"metrics", job.has_latest_metrics()
                                   ? MetricsText(job.latest_metrics())
                                   : "-"});
-  lines.push_back({"checkpoint",
-                   job.checkpoint_iteration() < 0
-                       ? "none"
-                       : absl::StrCat("iteration ", job.checkpoint_iteration())});
+  lines.push_back(
+      {"checkpoint",
+       job.checkpoint_iteration() < 0
+           ? "none"
+           : absl::StrCat("iteration ", job.checkpoint_iteration())});
   lines.push_back({"created", TimeText(job.create_time_unix_ms())});
   lines.push_back({"started", TimeText(job.start_time_unix_ms())});
   std::string finished = TimeText(job.end_time_unix_ms());
@@ -174,15 +176,14 @@ std::string JobStatusJson(const v1::Job& job) {
       ",\"algorithm\":", JsonQuote(AlgorithmNameOf(job.spec().algorithm())),
       ",\"iterations\":", job.iterations_completed(),
       ",\"max_iterations\":", job.spec().schedule().max_iterations());
-  absl::StrAppend(
-      &out, ",\"reached_stop_criterion\":",
-      job.reached_stop_criterion() ? "true" : "false",
-      ",\"failure_reason\":", JsonQuote(job.failure_reason()),
-      ",\"checkpoint_iteration\":", job.checkpoint_iteration(),
-      ",\"resume_count\":", job.resume_count(),
-      ",\"create_time_unix_ms\":", job.create_time_unix_ms(),
-      ",\"start_time_unix_ms\":", job.start_time_unix_ms(),
-      ",\"end_time_unix_ms\":", job.end_time_unix_ms());
+  absl::StrAppend(&out, ",\"reached_stop_criterion\":",
+                  job.reached_stop_criterion() ? "true" : "false",
+                  ",\"failure_reason\":", JsonQuote(job.failure_reason()),
+                  ",\"checkpoint_iteration\":", job.checkpoint_iteration(),
+                  ",\"resume_count\":", job.resume_count(),
+                  ",\"create_time_unix_ms\":", job.create_time_unix_ms(),
+                  ",\"start_time_unix_ms\":", job.start_time_unix_ms(),
+                  ",\"end_time_unix_ms\":", job.end_time_unix_ms());
   if (job.has_latest_metrics()) {
     absl::StrAppend(&out, ",\"latest_metrics\":",
                     MetricsJson(FromProto(job.latest_metrics())));
@@ -191,9 +192,9 @@ std::string JobStatusJson(const v1::Job& job) {
 }
 
 std::string FinalSummary(const v1::Job& job) {
-  std::string out = absl::StrCat(job.job_id(), " ", JobStateName(job.state()),
-                                 " after ", job.iterations_completed(),
-                                 " iterations");
+  std::string out =
+      absl::StrCat(job.job_id(), " ", JobStateName(job.state()), " after ",
+                   job.iterations_completed(), " iterations");
   if (RunSeconds(job) >= 0) {
     absl::StrAppendFormat(&out, " in %.1f s", RunSeconds(job));
   }
@@ -212,14 +213,15 @@ std::string FinalSummary(const v1::Job& job) {
 }
 
 std::string FinalSummaryJson(const v1::Job& job) {
-  std::string out = absl::StrCat(
-      "{\"job_id\":", JsonQuote(job.job_id()),
-      ",\"state\":", JsonQuote(JobStateName(job.state())),
-      ",\"iterations\":", job.iterations_completed(), LatestMetricJson(job),
-      ",\"reached_stop_criterion\":",
-      job.reached_stop_criterion() ? "true" : "false");
+  std::string out =
+      absl::StrCat("{\"job_id\":", JsonQuote(job.job_id()),
+                   ",\"state\":", JsonQuote(JobStateName(job.state())),
+                   ",\"iterations\":", job.iterations_completed(),
+                   LatestMetricJson(job), ",\"reached_stop_criterion\":",
+                   job.reached_stop_criterion() ? "true" : "false");
   if (job.state() == v1::JOB_STATE_FAILED) {
-    absl::StrAppend(&out, ",\"failure_reason\":", JsonQuote(job.failure_reason()));
+    absl::StrAppend(&out,
+                    ",\"failure_reason\":", JsonQuote(job.failure_reason()));
   }
   return out + "}";
 }

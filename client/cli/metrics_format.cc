@@ -8,7 +8,9 @@
 
 namespace eprop::cli {
 
-bool IsClassification(const IterationMetrics& m) { return !std::isnan(m.error); }
+bool IsClassification(const IterationMetrics& m) {
+  return !std::isnan(m.error);
+}
 
 double TaskMetric(const IterationMetrics& m) {
   return IsClassification(m) ? m.error : m.nmse;
@@ -19,9 +21,9 @@ const char* TaskMetricKey(const IterationMetrics& m) {
 }
 
 std::string MetricsJson(const IterationMetrics& m) {
-  std::string out = absl::StrFormat(
-      "{\"iteration\":%d,\"loss\":%.6g,\"reg_loss\":%.6g,", m.iteration,
-      m.loss, m.reg_loss);
+  std::string out =
+      absl::StrFormat("{\"iteration\":%d,\"loss\":%.6g,\"reg_loss\":%.6g,",
+                      m.iteration, m.loss, m.reg_loss);
   absl::StrAppendFormat(&out, "\"%s\":%.6g,", TaskMetricKey(m), TaskMetric(m));
   absl::StrAppendFormat(&out, "\"rate_hz\":%.4g,", m.rate_hz);
   for (const PopulationRates& p : m.populations) {
@@ -42,9 +44,9 @@ std::string CsvHeader() {
 }
 
 std::string CsvRow(const IterationMetrics& m) {
-  std::string out = absl::StrFormat("%d,%.6g,%.6g,%.6g,%.6g,%.4g", m.iteration,
-                                    m.loss, m.reg_loss, m.error, m.nmse,
-                                    m.rate_hz);
+  std::string out =
+      absl::StrFormat("%d,%.6g,%.6g,%.6g,%.6g,%.4g", m.iteration, m.loss,
+                      m.reg_loss, m.error, m.nmse, m.rate_hz);
   for (const char* name : {"LIF", "ALIF"}) {
     bool found = false;
     for (const PopulationRates& p : m.populations) {
@@ -60,9 +62,9 @@ std::string CsvRow(const IterationMetrics& m) {
 }
 
 std::string ProgressLine(const IterationMetrics& m, int64_t max_iterations) {
-  const double eta_s =
-      m.ms_per_iter * std::max<int64_t>(0, max_iterations - m.iteration) /
-      1000.0;
+  const double eta_s = m.ms_per_iter *
+                       std::max<int64_t>(0, max_iterations - m.iteration) /
+                       1000.0;
   const std::string metric =
       IsClassification(m) ? absl::StrFormat("error %5.1f %%", 100 * m.error)
                           : absl::StrFormat("nmse %6.3f", m.nmse);

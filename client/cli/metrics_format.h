@@ -7,8 +7,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "core/util/json.h"
 #include "core/train/metrics.h"
+#include "core/util/json.h"
 
 namespace eprop::cli {
 
@@ -31,7 +31,6 @@ std::string CsvRow(const IterationMetrics& m);
 // "iteration  i/max  loss ...  error|nmse ...  rate ... Hz  ... ms/iter
 // ETA <= ... s", without a newline.
 std::string ProgressLine(const IterationMetrics& m, int64_t max_iterations);
-
 
 }  // namespace eprop::cli
 

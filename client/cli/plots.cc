@@ -17,10 +17,9 @@ std::string TrialPath(const std::string& dir) { return dir + "/trial.svg"; }
 absl::Status WritePlots(Trainer& trainer,
                         const std::vector<IterationMetrics>& history,
                         const std::string& dir) {
-  const std::string title =
-      absl::StrCat(trainer.task().name(), ", ",
-                   AlgorithmName(trainer.config().algorithm), ", seed ",
-                   trainer.config().seed);
+  const std::string title = absl::StrCat(
+      trainer.task().name(), ", ", AlgorithmName(trainer.config().algorithm),
+      ", seed ", trainer.config().seed);
   absl::Status curves = WriteFileAtomically(
       LearningCurvesPath(dir), plot::LearningCurves(history, title));
   Rng rng(trainer.config().seed ^ 0x9e3779b97f4a7c15ULL);

@@ -39,27 +39,36 @@ const std::vector<FlagSpec>& SubmitFlags() {
       {"task", false, "evidence_accumulation or pattern_generation", ""},
       {"algorithm", false,
        "bptt, eprop_symmetric, eprop_random (server default) or "
-       "eprop_adaptive", ""},
+       "eprop_adaptive",
+       ""},
       {"seed", false, "seed of weights, feedback and data (default 1)", ""},
-      {"max-iterations", false, "training iterations at most (default 2000)", ""},
+      {"max-iterations", false, "training iterations at most (default 2000)",
+       ""},
       {"batch", false, "batch size (default: the task's, 64 or 1)", ""},
-      {"validate-every", false, "iterations between validations (default 10)", ""},
+      {"validate-every", false, "iterations between validations (default 10)",
+       ""},
       {"stop-criterion", false,
        "stop when the validation error (or nmse) is below this; 0: never "
-       "(default: the task's)", ""},
+       "(default: the task's)",
+       ""},
       {"lr-decay-every", false,
        "multiply the learning rate by --lr-decay every N iterations", ""},
       {"lr-decay", false, "learning-rate decay factor in (0, 1]", ""},
-      {"checkpoint-every", false, "iterations between checkpoints (default 50)", ""},
-      {"threads", false, "worker threads of the job (default: the server's)", ""},
-      {"learning-rate", false, "optimizer learning rate (default: the task's)", ""},
+      {"checkpoint-every", false, "iterations between checkpoints (default 50)",
+       ""},
+      {"threads", false, "worker threads of the job (default: the server's)",
+       ""},
+      {"learning-rate", false, "optimizer learning rate (default: the task's)",
+       ""},
       {"n-lif", false, "LIF neurons (default: the task's)", ""},
       {"n-alif", false, "ALIF neurons (default: the task's)", ""},
       {"online-eprop", true,
        "e-prop gradients from forward traces, as streaming sessions compute "
-       "them (slower; bit-identical to a session fed the same batches)", ""},
+       "them (slower; bit-identical to a session fed the same batches)",
+       ""},
       {"name", false, "display name shown by eprop list", ""},
-      {"job-file", false, "JobSpec file (.json, .txtpb, .textproto, .pbtxt)", ""},
+      {"job-file", false, "JobSpec file (.json, .txtpb, .textproto, .pbtxt)",
+       ""},
       {"wait", true, "wait for the job to end and print a summary", ""},
       {"follow", true, "show live progress until the job ends", ""},
       {"plots-dir", false,
@@ -121,7 +130,8 @@ const IntFlag kIntFlags[] = {
 };
 
 const DoubleFlag kDoubleFlags[] = {
-    {"stop-criterion", [](v1::JobSpec* s, double v) { s->set_stop_criterion(v); }},
+    {"stop-criterion",
+     [](v1::JobSpec* s, double v) { s->set_stop_criterion(v); }},
     {"lr-decay",
      [](v1::JobSpec* s, double v) {
        s->mutable_schedule()->set_lr_decay_factor(v);
@@ -163,11 +173,12 @@ absl::StatusOr<v1::JobSpec> ReadJobFile(const std::string& path) {
   }
   v1::JobSpec spec;
   if (json) {
-    const auto status = google::protobuf::util::JsonStringToMessage(*text, &spec);
+    const auto status =
+        google::protobuf::util::JsonStringToMessage(*text, &spec);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--job-file ", path, ": not a JobSpec in JSON: ",
-          std::string(status.message())));
+          "--job-file ", path,
+          ": not a JobSpec in JSON: ", std::string(status.message())));
     }
     return spec;
   }
@@ -175,9 +186,9 @@ absl::StatusOr<v1::JobSpec> ReadJobFile(const std::string& path) {
   FirstError errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(*text, &spec)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--job-file ", path, ": not a JobSpec in text format: ",
-        errors.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--job-file ", path,
+                     ": not a JobSpec in text format: ", errors.message()));
   }
   return spec;
 }
@@ -206,9 +217,9 @@ absl::Status ApplyNumbers(const Args& args, v1::JobSpec* spec) {
     int64_t value = 0;
     const std::string text = args.GetString(flag.name);
     if (!absl::SimpleAtoi(text, &value) || value < flag.lo || value > flag.hi) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", flag.name, " must be an integer", flag.lo == 0 ? " >= 0" : "",
-          ", got '", text, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag.name, " must be an integer",
+                       flag.lo == 0 ? " >= 0" : "", ", got '", text, "'"));
     }
     flag.set(spec, value);
   }
@@ -227,9 +238,9 @@ absl::Status ApplyNumbers(const Args& args, v1::JobSpec* spec) {
 
 void PrintSubmitted(const v1::Job& job, bool json) {
   if (json) {
-    std::cout << "{\"job_id\":" << JsonQuote(job.job_id()) << ",\"state\":"
-              << JsonQuote(server::JobStateName(job.state())) << "}"
-              << std::endl;
+    std::cout << "{\"job_id\":" << JsonQuote(job.job_id())
+              << ",\"state\":" << JsonQuote(server::JobStateName(job.state()))
+              << "}" << std::endl;
   } else {
     std::cout << "submitted " << job.job_id() << std::endl;
   }
@@ -278,8 +289,8 @@ int RunSubmitCommand(const GlobalOptions& options,
   v1::SubmitJobRequest request;
   *request.mutable_spec() = *job_spec;
   v1::Job job;
-  if (absl::Status s = connection->Call(&v1::JobService::Stub::SubmitJob,
-                                        request, &job);
+  if (absl::Status s =
+          connection->Call(&v1::JobService::Stub::SubmitJob, request, &job);
       !s.ok()) {
     return Failure(spec->name, s);
   }

@@ -25,20 +25,36 @@ void OnInterrupt(int) { g_interrupted = true; }
 
 const std::vector<FlagSpec>& TrainFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
-      {"local", true, "train in this process (required; eprop submit trains on eprop-server)", ""},
+      {"local", true,
+       "train in this process (required; eprop submit trains on eprop-server)",
+       ""},
       {"task", false, "evidence_accumulation or pattern_generation", ""},
-      {"algorithm", false, "bptt, eprop_symmetric, eprop_random or eprop_adaptive", "eprop_random"},
+      {"algorithm", false,
+       "bptt, eprop_symmetric, eprop_random or eprop_adaptive", "eprop_random"},
       {"seed", false, "seed of weights, feedback and data", "1"},
       {"max-iterations", false, "training iterations at most", "2000"},
       {"batch", false, "batch size (0: the task's default: 64 or 1)", "0"},
       {"validate-every", false, "iterations between validations", "10"},
-      {"stop-criterion", false, "stop when the validation error (or nmse) is below this; -1: task default (7 % error for evidence accumulation, none for pattern generation), 0: never", "-1"},
-      {"lr-decay-every", false, "multiply the learning rate by --lr-decay every N iterations (0: constant)", "0"},
+      {"stop-criterion", false,
+       "stop when the validation error (or nmse) is below this; -1: task "
+       "default (7 % error for evidence accumulation, none for pattern "
+       "generation), 0: never",
+       "-1"},
+      {"lr-decay-every", false,
+       "multiply the learning rate by --lr-decay every N iterations (0: "
+       "constant)",
+       "0"},
       {"lr-decay", false, "learning-rate decay factor", "1"},
       {"threads", false, "worker threads", "2"},
-      {"checkpoint-every", false, "write OUT/checkpoint.eprop every N iterations (0: only at the end)", "100"},
-      {"resume", false, "continue the run saved in this checkpoint (same task, algorithm, seed, batch and schedule)", ""},
-      {"out", false, "output folder (default: eprop-runs/TASK_ALGORITHM_seedN)", ""},
+      {"checkpoint-every", false,
+       "write OUT/checkpoint.eprop every N iterations (0: only at the end)",
+       "100"},
+      {"resume", false,
+       "continue the run saved in this checkpoint (same task, algorithm, seed, "
+       "batch and schedule)",
+       ""},
+      {"out", false, "output folder (default: eprop-runs/TASK_ALGORITHM_seedN)",
+       ""},
       {"output", false, "table (live progress) or json (JSON lines)", "table"},
       {"help", true, "show this help", ""},
   };
@@ -54,7 +70,8 @@ constexpr char kTrainUsage[] =
     "state, metrics; rewritten every --checkpoint-every iterations and at\n"
     "the end), and the plots learning_curves.svg and trial.svg (one trial of\n"
     "the final network: rasters, thresholds, readout, learning signals,\n"
-    "eligibility traces). Ctrl-C stops the run cleanly at an iteration boundary and\n"
+    "eligibility traces). Ctrl-C stops the run cleanly at an iteration "
+    "boundary and\n"
     "saves a checkpoint that --resume continues exactly.\n\n";
 
 int UsageError(const std::string& message) {
@@ -119,9 +136,9 @@ absl::StatusOr<ParsedTrainArgs> ParseTrainArgs(const Args& args) {
   p.json = output == "json";
   p.out = args.GetString("out");
   if (p.out.empty()) {
-    p.out = absl::StrCat("eprop-runs/", p.task, "_",
-                         AlgorithmName(p.config.algorithm), "_seed",
-                         p.config.seed);
+    p.out =
+        absl::StrCat("eprop-runs/", p.task, "_",
+                     AlgorithmName(p.config.algorithm), "_seed", p.config.seed);
   }
   return p;
 }
@@ -157,8 +174,8 @@ int RunTrainCommand(const std::vector<std::string>& argv) {
                                 ? (*trainer)->RestoreState(*checkpoint)
                                 : checkpoint.status();
     if (!restored.ok()) {
-      std::cerr << "eprop train: cannot resume from " << parsed->resume
-                << ": " << restored.message() << "\n";
+      std::cerr << "eprop train: cannot resume from " << parsed->resume << ": "
+                << restored.message() << "\n";
       return 1;
     }
   }

@@ -53,10 +53,9 @@ absl::Status CheckEncodable(const ChunkInput& input, int64_t rows, int n_in) {
         " entries, got ", input.spikes.size()));
   }
   if (input.event_rows.size() != input.event_inputs.size()) {
-    return Invalid(absl::StrCat("event_rows (", input.event_rows.size(),
-                                ") and event_inputs (",
-                                input.event_inputs.size(),
-                                ") must have the same length"));
+    return Invalid(absl::StrCat(
+        "event_rows (", input.event_rows.size(), ") and event_inputs (",
+        input.event_inputs.size(), ") must have the same length"));
   }
   if (CountSet({!input.regression.empty(), !input.labels.empty(),
                 !input.output_errors.empty()}) > 1) {
@@ -76,8 +75,7 @@ void SetTargets(const ChunkInput& input, v1::SessionChunk* chunk) {
     chunk->mutable_targets()->mutable_output_error()->mutable_values()->Add(
         input.output_errors.begin(), input.output_errors.end());
   } else if (!input.labels.empty()) {
-    v1::Classification* c =
-        chunk->mutable_targets()->mutable_classification();
+    v1::Classification* c = chunk->mutable_targets()->mutable_classification();
     c->mutable_labels()->Add(input.labels.begin(), input.labels.end());
     c->mutable_mask()->Reserve(static_cast<int>(input.label_mask.size()));
     for (const uint8_t m : input.label_mask) c->add_mask(m != 0);
@@ -162,8 +160,7 @@ absl::Status SessionClient::Start(const std::string& token,
     context_->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   }
   if (options_.timeout.count() > 0) {
-    context_->set_deadline(std::chrono::system_clock::now() +
-                           options_.timeout);
+    context_->set_deadline(std::chrono::system_clock::now() + options_.timeout);
   }
   stream_ = stub_->Session(context_.get());
   v1::SessionRequest request;
@@ -180,8 +177,9 @@ absl::Status SessionClient::Start(const std::string& token,
   }
   absl::Status status = FromResponse(response_);
   if (status.ok() && !response_.has_opened()) {
-    status = absl::InternalError("the server answered SessionOpen without "
-                                 "the network");
+    status = absl::InternalError(
+        "the server answered SessionOpen without "
+        "the network");
   }
   if (!status.ok()) {
     Close().IgnoreError();
@@ -259,8 +257,7 @@ void SessionClient::ToOutput(int64_t rows, ChunkOutput* output) const {
   output->updated = result.updated();
 }
 
-absl::Status SessionClient::Send(const ChunkInput& input,
-                                 ChunkOutput* output) {
+absl::Status SessionClient::Send(const ChunkInput& input, ChunkOutput* output) {
   if (ended_) {
     return absl::FailedPreconditionError(
         end_status_.ok()

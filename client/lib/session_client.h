@@ -101,9 +101,8 @@ class SessionClient {
   // gRPC's default 4 MiB receive limit: create such a channel with
   // grpc::ChannelArguments::SetMaxReceiveMessageSize.
   static absl::StatusOr<std::unique_ptr<SessionClient>> Open(
-      std::shared_ptr<grpc::ChannelInterface> channel,
-      const std::string& token, const std::string& network_id,
-      const SessionOptions& options);
+      std::shared_ptr<grpc::ChannelInterface> channel, const std::string& token,
+      const std::string& network_id, const SessionOptions& options);
   static absl::StatusOr<std::unique_ptr<SessionClient>> Open(
       v1::NetworkService::StubInterface* stub, const std::string& token,
       const std::string& network_id, const SessionOptions& options);
@@ -151,9 +150,8 @@ class SessionClient {
   std::unique_ptr<v1::NetworkService::StubInterface> owned_stub_;
   v1::NetworkService::StubInterface* stub_;
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<
-      grpc::ClientReaderWriterInterface<v1::SessionRequest,
-                                        v1::SessionResponse>>
+  std::unique_ptr<grpc::ClientReaderWriterInterface<v1::SessionRequest,
+                                                    v1::SessionResponse>>
       stream_;
   const SessionOptions options_;
   v1::Network network_;

@@ -75,12 +75,15 @@ void OnlineEprop<S>::Step(const SparseRows<S>& inputs,
     for (int j = 0; j < n; ++j) {
       const int64_t r = static_cast<int64_t>(b) * n + j;
       const S psi_prev = psi_prev_(b, j);
-      const RowCoefficients<S> k{m.rho[j] - m.beta[j] * psi_prev, psi_prev,
-                                 m.alpha[j], m.c_in[j], state_.psi(b, j),
-                                 m.beta[j], m.kappa};
+      const RowCoefficients<S> k{m.rho[j] - m.beta[j] * psi_prev,
+                                 psi_prev,
+                                 m.alpha[j],
+                                 m.c_in[j],
+                                 state_.psi(b, j),
+                                 m.beta[j],
+                                 m.kappa};
       UpdateTraces(k, zpre_.data(), p, zbar_.row(r).data(),
-                   eps_a_.row(r).data(), e_.row(r).data(),
-                   ebar_.row(r).data());
+                   eps_a_.row(r).data(), e_.row(r).data(), ebar_.row(r).data());
     }
   }
   psi_prev_ = state_.psi;
@@ -92,8 +95,7 @@ Mat<S> OnlineEprop<S>::Output() const {
 }
 
 template <typename S>
-void OnlineEprop<S>::Accumulate(const Mat<S>& dE_dy,
-                                const Mat<S>& dE_dz_direct,
+void OnlineEprop<S>::Accumulate(const Mat<S>& dE_dy, const Mat<S>& dE_dz_direct,
                                 const Mat<S>& feedback) {
   const int n = model_->n_rec;
   const Mat<S> signal = dE_dy * feedback.transpose();  // L(t), [batch x n]

@@ -59,8 +59,8 @@ absl::Status RateRegularizerConfig::Validate() const {
         absl::StrCat("c_reg must be finite and >= 0, got ", c_reg));
   }
   if (!std::isfinite(f_target_hz) || f_target_hz < 0 || f_target_hz > 1e4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "f_target_hz must be in [0, 10000], got ", f_target_hz));
+    return absl::InvalidArgumentError(
+        absl::StrCat("f_target_hz must be in [0, 10000], got ", f_target_hz));
   }
   return absl::OkStatus();
 }
@@ -71,8 +71,9 @@ SpikeLossGradient<S> RateRegularization(const RateRegularizerConfig& config,
                                         double dt_ms) {
   if (config.c_reg == 0.0) return {};
   if (config.average == RateAverage::kBatch) {
-    return BatchRateRegularization<S>(config, traj.SpikeCountPerNeuron(),
-                           static_cast<double>(traj.steps) * traj.batch, dt_ms);
+    return BatchRateRegularization<S>(
+        config, traj.SpikeCountPerNeuron(),
+        static_cast<double>(traj.steps) * traj.batch, dt_ms);
   }
   return RunningAverage(config, traj.DenseSpikes(), traj.steps, traj.batch,
                         dt_ms);
@@ -80,13 +81,13 @@ SpikeLossGradient<S> RateRegularization(const RateRegularizerConfig& config,
 
 template <typename S>
 SpikeLossGradient<S> RateRegularizationOfDense(
-    const RateRegularizerConfig& config, const Mat<S>& z, int steps,
-    int batch, double dt_ms) {
+    const RateRegularizerConfig& config, const Mat<S>& z, int steps, int batch,
+    double dt_ms) {
   if (config.c_reg == 0.0) return {};
   if (config.average == RateAverage::kBatch) {
-    return BatchRateRegularization<S>(config,
-                           z.template cast<double>().colwise().sum().transpose(),
-                           static_cast<double>(steps) * batch, dt_ms);
+    return BatchRateRegularization<S>(
+        config, z.template cast<double>().colwise().sum().transpose(),
+        static_cast<double>(steps) * batch, dt_ms);
   }
   return RunningAverage(config, z, steps, batch, dt_ms);
 }

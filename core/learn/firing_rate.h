@@ -57,8 +57,8 @@ SpikeLossGradient<S> RateRegularization(const RateRegularizerConfig& config,
 // t * batch + b); z may be continuous (smooth spike functions).
 template <typename S>
 SpikeLossGradient<S> RateRegularizationOfDense(
-    const RateRegularizerConfig& config, const Mat<S>& z, int steps,
-    int batch, double dt_ms);
+    const RateRegularizerConfig& config, const Mat<S>& z, int steps, int batch,
+    double dt_ms);
 
 // Mean firing rate in Hz of every neuron over the batch and all steps.
 template <typename S>

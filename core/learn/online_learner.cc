@@ -55,8 +55,9 @@ void OnlineLearner::CountStep() {
   eprop_->AccumulateTraceSum();
 }
 
-absl::StatusOr<double> OnlineLearner::AddRegression(
-    const Mat<float>& target, const Mat<float>& feedback, Mat<float>* signal) {
+absl::StatusOr<double> OnlineLearner::AddRegression(const Mat<float>& target,
+                                                    const Mat<float>& feedback,
+                                                    Mat<float>* signal) {
   if (absl::Status s = UseKind(ErrorKind::kRegression); !s.ok()) return s;
   const Mat<float> error = Output() - target;
   Accumulate(error, feedback, signal);
@@ -117,7 +118,8 @@ Weights<float> OnlineLearner::TakeGradient() {
     const Mat<float>& traces = eprop_->trace_sum();
     for (int j = 0; j < grad.w_rec.rows(); ++j) {
       grad.w_in.row(j) += reg.per_neuron[j] * traces.row(j).head(n_in);
-      grad.w_rec.row(j) += reg.per_neuron[j] * traces.row(j).tail(grad.w_rec.cols());
+      grad.w_rec.row(j) +=
+          reg.per_neuron[j] * traces.row(j).tail(grad.w_rec.cols());
     }
     grad.w_rec.diagonal().setZero();
   }
@@ -142,11 +144,11 @@ Weights<float> OnlineBatchGradient(const TaskBatch& batch,
     if (batch.classification) {
       std::copy_n(batch.labels.begin() + row, batch.batch, labels.begin());
       std::copy_n(batch.mask.begin() + row, batch.batch, mask.begin());
-      learner->AddClassification(labels, mask, feedback, nullptr)
-          .IgnoreError();
+      learner->AddClassification(labels, mask, feedback, nullptr).IgnoreError();
     } else {
-      learner->AddRegression(batch.target.middleRows(row, batch.batch),
-                             feedback, nullptr)
+      learner
+          ->AddRegression(batch.target.middleRows(row, batch.batch), feedback,
+                          nullptr)
           .IgnoreError();
     }
   }

@@ -109,7 +109,8 @@ absl::Status TrainerConfig::Validate() const {
   if (!std::isfinite(stop_criterion) || stop_criterion > 1e6) {
     return absl::InvalidArgumentError(absl::StrCat(
         "stop_criterion must be finite (negative: task default, 0: off), "
-        "got ", stop_criterion));
+        "got ",
+        stop_criterion));
   }
   if (early_stop_batches < 1 || early_stop_batches > 10000) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -117,9 +118,9 @@ absl::Status TrainerConfig::Validate() const {
   }
   if (lr_decay_every < 0 || !std::isfinite(lr_decay) || lr_decay <= 0 ||
       lr_decay > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "lr_decay must be in (0, 1] and lr_decay_every >= 0, got ", lr_decay,
-        " every ", lr_decay_every));
+    return absl::InvalidArgumentError(
+        absl::StrCat("lr_decay must be in (0, 1] and lr_decay_every >= 0, got ",
+                     lr_decay, " every ", lr_decay_every));
   }
   if (max_trajectory_bytes < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -177,9 +178,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   const double bytes = TrajectoryBytes(network, (*task)->steps(), batch);
   if (bytes > static_cast<double>(config.max_trajectory_bytes)) {
-    const int64_t max_batch = static_cast<int64_t>(
-        config.max_trajectory_bytes /
-        TrajectoryBytes(network, (*task)->steps(), 1));
+    const int64_t max_batch =
+        static_cast<int64_t>(config.max_trajectory_bytes /
+                             TrajectoryBytes(network, (*task)->steps(), 1));
     return absl::ResourceExhaustedError(absl::StrFormat(
         "batch %d x %d steps x %d neurons needs about %.1f GiB of trajectory "
         "memory; the limit is %.1f GiB, so the batch may be at most %d",
@@ -192,8 +193,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 }
 
 Trainer::Trainer(std::unique_ptr<Task> task, const TrainerConfig& config,
-                 const NetworkConfig& network,
-                 const OptimizerConfig& optimizer)
+                 const NetworkConfig& network, const OptimizerConfig& optimizer)
     : task_(std::move(task)),
       config_(config),
       network_(network),
@@ -362,14 +362,15 @@ std::string Trainer::RunDescription() const {
         " network=n_lif:%d,n_alif:%d,tau_m_ms:%.17g,tau_a_ms:%.17g,"
         "beta:%.17g,v_th:%.17g,n_ref:%d,gamma:%.17g,tau_out_ms:%.17g,"
         "bias:%d",
-        n.n_lif, n.n_alif, n.tau_m_ms, n.tau_a_ms, n.beta_alif, n.v_th,
-        n.n_ref, n.gamma, n.tau_out_ms, n.readout_bias);
+        n.n_lif, n.n_alif, n.tau_m_ms, n.tau_a_ms, n.beta_alif, n.v_th, n.n_ref,
+        n.gamma, n.tau_out_ms, n.readout_bias);
   }
   if (config_.online_eprop) out += " form=online";
   if (config_.optimizer.has_value()) {
     const OptimizerConfig& o = optimizer_config_;
     absl::StrAppendFormat(
-        &out, " optimizer=%s,lr:%.17g,beta1:%.17g,beta2:%.17g,eps:%.17g,"
+        &out,
+        " optimizer=%s,lr:%.17g,beta1:%.17g,beta2:%.17g,eps:%.17g,"
         "clip:%.17g",
         o.kind == OptimizerConfig::Kind::kAdam ? "adam" : "sgd",
         o.learning_rate, o.beta1, o.beta2, o.epsilon, o.clip_global_norm);
@@ -392,9 +393,9 @@ TrainingCheckpoint Trainer::SaveState() const {
 absl::Status Trainer::RestoreState(const TrainingCheckpoint& state) {
   // Validate everything, then commit: a bad state changes nothing.
   if (state.run_config != RunDescription()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the checkpoint belongs to a different run (", state.run_config,
-        "); this run is ", RunDescription()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the checkpoint belongs to a different run (",
+                     state.run_config, "); this run is ", RunDescription()));
   }
   if (state.weights.w_in.rows() != weights_.w_in.rows() ||
       state.weights.w_in.cols() != weights_.w_in.cols() ||
@@ -407,8 +408,7 @@ absl::Status Trainer::RestoreState(const TrainingCheckpoint& state) {
   if (absl::Status s = optimizer_.CheckState(state.optimizer); !s.ok()) {
     return s;
   }
-  if ((state.feedback.size() == 0) !=
-      (feedback_.stored_matrix().size() == 0)) {
+  if ((state.feedback.size() == 0) != (feedback_.stored_matrix().size() == 0)) {
     return absl::FailedPreconditionError(
         "the saved feedback matrix does not match this algorithm");
   }

@@ -43,7 +43,7 @@ const char* AlgorithmName(Algorithm algorithm);
 struct TrainerConfig {
   Algorithm algorithm = Algorithm::kEpropRandom;
   uint64_t seed = 1;
-  int batch = 0;                 // 0: the task's default
+  int batch = 0;  // 0: the task's default
   int64_t max_iterations = 2000;
   int validate_every = 10;
   // Stop criterion on the validation error / normalised MSE; negative: the
@@ -83,7 +83,7 @@ struct TrainResult {
   int64_t iterations = 0;  // training iterations completed
   bool reached_criterion = false;
   bool cancelled = false;
-  IterationMetrics last;   // the last validation
+  IterationMetrics last;  // the last validation
   double wall_s = 0;
 };
 

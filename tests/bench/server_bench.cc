@@ -37,12 +37,12 @@ void BenchSubmit(v1::JobService::Stub& stub, int n) {
   for (int i = 0; i < n; ++i) {
     v1::Job job;
     const auto start = Clock::now();
-    const grpc::Status status =
-        stub.SubmitJob(Context().get(), request, &job);
+    const grpc::Status status = stub.SubmitJob(Context().get(), request, &job);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start)
                      .count());
     if (!status.ok()) {
-      std::fprintf(stderr, "submit failed: %s\n", status.error_message().c_str());
+      std::fprintf(stderr, "submit failed: %s\n",
+                   status.error_message().c_str());
       return;
     }
     v1::CancelJobRequest cancel;
@@ -86,8 +86,8 @@ void BenchWatch(v1::JobService::Stub& stub, int messages, int streams) {
     received = 0;
     while (reader->Read(&event)) received += event.has_metrics();
     reader->Finish();
-    rates.push_back(received /
-                    std::chrono::duration<double>(Clock::now() - start).count());
+    rates.push_back(
+        received / std::chrono::duration<double>(Clock::now() - start).count());
   }
   std::printf(
       "{\"bench\":\"watch_replay\",\"messages\":%d,\"streams\":%d,"

@@ -300,8 +300,8 @@ absl::StatusOr<BenchNetwork> CreateNetwork(v1::NetworkService::Stub& stub,
   const grpc::Status status =
       stub.CreateNetwork(server::testing::Context().get(), request, &network);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("CreateNetwork: ",
-                                            status.error_message()));
+    return absl::InternalError(
+        absl::StrCat("CreateNetwork: ", status.error_message()));
   }
   const server::TrainerInputs inputs = server::ToTrainerInputs(network.spec());
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
@@ -392,8 +392,8 @@ void RunCase(v1::NetworkService::Stub* stub, BenchNetwork& network,
   }
   ComputeOnly compute(network.trainer.get(), c.batch);
   Timing via_session, in_process;
-  const bool ok = RunInterleaved(c, **session, compute, chunks, &via_session,
-                                 &in_process);
+  const bool ok =
+      RunInterleaved(c, **session, compute, chunks, &via_session, &in_process);
   if (absl::Status s = (*session)->Close(); !s.ok()) {
     std::fprintf(stderr, "%s: close: %s\n", c.name.c_str(),
                  s.ToString().c_str());
@@ -435,9 +435,9 @@ int Main() {
   server::testing::InProcessServer server;
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(INT_MAX);
-  auto stub = v1::NetworkService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", server.port()),
-      grpc::InsecureChannelCredentials(), arguments));
+  auto stub = v1::NetworkService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server.port()),
+                                grpc::InsecureChannelCredentials(), arguments));
   std::map<int, BenchNetwork> networks;
   for (const int n_rec : {100, 400, 1000}) {
     absl::StatusOr<BenchNetwork> network = CreateNetwork(*stub, n_rec);

@@ -212,8 +212,8 @@ TEST(SessionClientTest, FatalOpeningErrorsComeBackFromOpen) {
             absl::StatusCode::kInvalidArgument);
   options.batch_size = 1;
   options.learning = true;
-  auto first = SessionClient::Open(stub.get(), "", network.network_id(),
-                                   options);
+  auto first =
+      SessionClient::Open(stub.get(), "", network.network_id(), options);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(SessionClient::Open(stub.get(), "", network.network_id(), options)
                 .status()

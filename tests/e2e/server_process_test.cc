@@ -1,12 +1,11 @@
 // The real eprop-server binary on loopback: kill -9 in the middle of a job
 // and restart, graceful SIGTERM, flag errors.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <filesystem>
@@ -162,12 +161,12 @@ std::vector<int64_t> EveryTenUpTo(int64_t last) {
 
 TEST(ServerProcessTest, KillNineResumesRunningJobsAndKeepsFinishedOnes) {
   const std::string dir = TempDir();
-  auto server = std::make_unique<ServerProcess>(dir, std::vector<std::string>{});
+  auto server =
+      std::make_unique<ServerProcess>(dir, std::vector<std::string>{});
   int port = server->WaitForPort();
   ASSERT_GT(port, 0) << server->Log();
   auto stub = Connect(port);
-  const v1::Job finished =
-      WaitFor(*stub, Submit(*stub, 50).job_id(), Finished);
+  const v1::Job finished = WaitFor(*stub, Submit(*stub, 50).job_id(), Finished);
   ASSERT_EQ(finished.state(), v1::JOB_STATE_SUCCEEDED);
   const std::string id = Submit(*stub, 3000).job_id();
   // Killed between checkpoints: validations after the checkpoint are on
@@ -202,7 +201,8 @@ TEST(ServerProcessTest, KillNineResumesRunningJobsAndKeepsFinishedOnes) {
 
 TEST(ServerProcessTest, SigtermCheckpointsRunningJobsAndExitsZero) {
   const std::string dir = TempDir();
-  auto server = std::make_unique<ServerProcess>(dir, std::vector<std::string>{});
+  auto server =
+      std::make_unique<ServerProcess>(dir, std::vector<std::string>{});
   int port = server->WaitForPort();
   ASSERT_GT(port, 0) << server->Log();
   auto stub = Connect(port);
@@ -291,9 +291,9 @@ TEST(ServerProcessTest, ReflectionNeedsTheTokenHealthDoesNot) {
           .ok());
   EXPECT_TRUE(got_response);
   // Health (HealthCheckRequest{service: ""} is empty) needs no token.
-  EXPECT_TRUE(RawStreamCall(port, "/grpc.health.v1.Health/Check", "", "",
-                            &got_response)
-                  .ok());
+  EXPECT_TRUE(
+      RawStreamCall(port, "/grpc.health.v1.Health/Check", "", "", &got_response)
+          .ok());
   EXPECT_TRUE(got_response);
   EXPECT_EQ(server.Log().find(token), std::string::npos);
   server.Kill(SIGTERM);

@@ -106,8 +106,7 @@ TEST(JobServiceTest, SubmitWatchSucceedsWithTheRecordedMetrics) {
   EXPECT_EQ(submitted.spec().algorithm(), v1::ALGORITHM_EPROP_RANDOM);
   EXPECT_EQ(submitted.spec().seed(), 1u);
   EXPECT_EQ(submitted.spec().schedule().batch_size(), 1);
-  const NetworkConfig paper =
-      (*MakeTask("pattern_generation", 1))->network();
+  const NetworkConfig paper = (*MakeTask("pattern_generation", 1))->network();
   EXPECT_EQ(submitted.spec().network().n_lif(), paper.n_lif);
   EXPECT_EQ(submitted.spec().network().tau_m_ms(), paper.tau_m_ms);
 
@@ -161,7 +160,8 @@ TEST(JobServiceTest, SubmitWatchSucceedsWithTheRecordedMetrics) {
 TEST(JobServiceTest, ExportedCheckpointIsTheTrainedNetwork) {
   InProcessServer server;
   auto stub = server.Stub();
-  const v1::Job job = WaitForFinal(*stub, Submit(*stub, PatternJob(30)).job_id());
+  const v1::Job job =
+      WaitForFinal(*stub, Submit(*stub, PatternJob(30)).job_id());
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED);
   v1::ExportCheckpointRequest request;
   request.set_job_id(job.job_id());
@@ -183,8 +183,7 @@ TEST(JobServiceTest, ExportedCheckpointIsTheTrainedNetwork) {
 
   // The same run trained locally gives the same weights, bit for bit.
   const TrainerInputs inputs = ToTrainerInputs(job.spec());
-  std::unique_ptr<Trainer> local =
-      *Trainer::Create(inputs.task, inputs.config);
+  std::unique_ptr<Trainer> local = *Trainer::Create(inputs.task, inputs.config);
   local->Run([](const IterationMetrics&) {});
   EXPECT_EQ(checkpoint->weights.w_rec, local->weights().w_rec);
   EXPECT_EQ(checkpoint->weights.w_out, local->weights().w_out);
@@ -223,9 +222,9 @@ TEST(JobServiceTest, ListStatusCancelDelete) {
   v1::DeleteJobRequest delete_request;
   delete_request.set_job_id(long_id);
   v1::DeleteJobResponse deleted;
-  EXPECT_EQ(stub->DeleteJob(Context().get(), delete_request, &deleted)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      stub->DeleteJob(Context().get(), delete_request, &deleted).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 
   v1::CancelJobRequest cancel;
   cancel.set_job_id(long_id);
@@ -248,8 +247,8 @@ TEST(JobServiceTest, ListStatusCancelDelete) {
   v1::Job gone;
   EXPECT_EQ(stub->GetJob(Context().get(), get, &gone).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  EXPECT_FALSE(std::filesystem::exists(server.data_dir() + "/data/jobs/" +
-                                       long_id));
+  EXPECT_FALSE(
+      std::filesystem::exists(server.data_dir() + "/data/jobs/" + long_id));
   // Ids are never reused.
   EXPECT_EQ(Submit(*stub, PatternJob(1)).job_id(), "job-000003");
 }
@@ -307,8 +306,7 @@ TEST(JobServiceTest, RestartResumesRunningJobsWithAnIntactHistory) {
       server.data_dir() + "/data/jobs/" + id + "/checkpoint.eprop");
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   const TrainerInputs inputs = ToTrainerInputs(after.spec());
-  std::unique_ptr<Trainer> local =
-      *Trainer::Create(inputs.task, inputs.config);
+  std::unique_ptr<Trainer> local = *Trainer::Create(inputs.task, inputs.config);
   local->Run([](const IterationMetrics&) {});
   EXPECT_EQ(resumed->weights.w_rec, local->weights().w_rec);
   EXPECT_EQ(resumed->iteration, 1500);
@@ -321,15 +319,13 @@ TEST(JobServiceTest, FullQueueIsResourceExhausted) {
   InProcessServer server(options);
   auto stub = server.Stub();
   const std::string running = Submit(*stub, LongJob()).job_id();
-  WaitFor(*stub, running, [](const v1::Job& j) {
-    return j.state() == v1::JOB_STATE_RUNNING;
-  });
+  WaitFor(*stub, running,
+          [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
   Submit(*stub, PatternJob(1));  // waits for the worker
   v1::SubmitJobRequest request;
   *request.mutable_spec() = PatternJob(1);
   v1::Job job;
-  const grpc::Status status =
-      stub->SubmitJob(Context().get(), request, &job);
+  const grpc::Status status = stub->SubmitJob(Context().get(), request, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("--max_queued_jobs"),
             std::string::npos);

@@ -62,8 +62,8 @@ std::vector<BadSpec> BadSpecs() {
        [](v1::JobSpec* s) { s->mutable_network()->set_tau_m_ms(kNaN); },
        kInvalid, "network.tau_m_ms must be in (0, 1e+06]"},
       {"zero tau_m",
-       [](v1::JobSpec* s) { s->mutable_network()->set_tau_m_ms(0); },
-       kInvalid, "network.tau_m_ms"},
+       [](v1::JobSpec* s) { s->mutable_network()->set_tau_m_ms(0); }, kInvalid,
+       "network.tau_m_ms"},
       {"-inf tau_a",
        [](v1::JobSpec* s) { s->mutable_network()->set_tau_a_ms(-kInf); },
        kInvalid, "network.tau_a_ms"},
@@ -77,8 +77,8 @@ std::vector<BadSpec> BadSpecs() {
        [](v1::JobSpec* s) { s->mutable_network()->set_n_ref_steps(-1); },
        kInvalid, "network.n_ref_steps"},
       {"infinite gamma",
-       [](v1::JobSpec* s) { s->mutable_network()->set_gamma(kInf); },
-       kInvalid, "network.gamma"},
+       [](v1::JobSpec* s) { s->mutable_network()->set_gamma(kInf); }, kInvalid,
+       "network.gamma"},
       {"negative readout filter",
        [](v1::JobSpec* s) { s->mutable_network()->set_tau_out_ms(-1); },
        kInvalid, "network.tau_out_ms"},
@@ -103,9 +103,7 @@ std::vector<BadSpec> BadSpecs() {
        [](v1::JobSpec* s) { s->mutable_optimizer()->set_adam_epsilon(0); },
        kInvalid, "optimizer.adam_epsilon"},
       {"negative clip",
-       [](v1::JobSpec* s) {
-         s->mutable_optimizer()->set_clip_global_norm(-1);
-       },
+       [](v1::JobSpec* s) { s->mutable_optimizer()->set_clip_global_norm(-1); },
        kInvalid, "optimizer.clip_global_norm"},
       {"zero iterations",
        [](v1::JobSpec* s) { s->mutable_schedule()->set_max_iterations(0); },
@@ -141,8 +139,8 @@ std::vector<BadSpec> BadSpecs() {
        [](v1::JobSpec* s) { s->set_stop_criterion(-1); }, kInvalid,
        "stop_criterion"},
       {"zero checkpoint interval",
-       [](v1::JobSpec* s) { s->set_checkpoint_every_iterations(0); },
-       kInvalid, "checkpoint_every_iterations"},
+       [](v1::JobSpec* s) { s->set_checkpoint_every_iterations(0); }, kInvalid,
+       "checkpoint_every_iterations"},
       {"zero threads", [](v1::JobSpec* s) { s->set_threads(0); }, kInvalid,
        "threads must be in [1, 2]"},
       {"too many threads", [](v1::JobSpec* s) { s->set_threads(1000); },
@@ -164,9 +162,7 @@ std::vector<BadSpec> BadSpecs() {
        },
        C::RESOURCE_EXHAUSTED, "--max_job_memory_mb"},
       {"5 MB display name",
-       [](v1::JobSpec* s) {
-         s->set_display_name(std::string(5 << 20, 'x'));
-       },
+       [](v1::JobSpec* s) { s->set_display_name(std::string(5 << 20, 'x')); },
        kInvalid, "display_name must be at most 200 bytes, got 5242880"},
   };
 }
@@ -187,8 +183,7 @@ TEST(JobValidationTest, MalformedRequestsGetTheRightCodeAndMessage) {
     *request.mutable_spec() = ValidSpec();
     bad.mutate(request.mutable_spec());
     v1::Job job;
-    const grpc::Status status =
-        stub->SubmitJob(Context().get(), request, &job);
+    const grpc::Status status = stub->SubmitJob(Context().get(), request, &job);
     EXPECT_EQ(status.error_code(), bad.code)
         << bad.name << ": " << status.error_message();
     EXPECT_NE(status.error_message().find(bad.message), std::string::npos)
@@ -214,8 +209,8 @@ TEST(JobValidationTest, MalformedRequestsGetTheRightCodeAndMessage) {
   expect(stub->GetJob(Context().get(), get, &job),
          grpc::StatusCode::INVALID_ARGUMENT, "job-000001");
   get.set_job_id("job-999999");
-  expect(stub->GetJob(Context().get(), get, &job),
-         grpc::StatusCode::NOT_FOUND, "no job job-999999");
+  expect(stub->GetJob(Context().get(), get, &job), grpc::StatusCode::NOT_FOUND,
+         "no job job-999999");
   v1::ListJobsRequest list;
   v1::ListJobsResponse page;
   list.set_page_size(-1);
@@ -261,8 +256,8 @@ TEST(JobValidationTest, MalformedRequestsGetTheRightCodeAndMessage) {
   EXPECT_GE(cases, 45);
 
   // Nothing was stored, and the server still serves.
-  ASSERT_TRUE(stub->ListJobs(Context().get(), v1::ListJobsRequest(), &page)
-                  .ok());
+  ASSERT_TRUE(
+      stub->ListJobs(Context().get(), v1::ListJobsRequest(), &page).ok());
   EXPECT_EQ(page.jobs_size(), 0);
   v1::SubmitJobRequest good;
   *good.mutable_spec() = ValidSpec();
@@ -321,7 +316,8 @@ v1::JobSpec RandomSpec(absl::BitGen& gen) {
   v1::ScheduleSpec* sc = s.mutable_schedule();
   if (maybe()) sc->set_max_iterations(integer(3000000));
   if (maybe()) sc->set_batch_size(static_cast<int32_t>(integer(200)));
-  if (maybe()) sc->set_validate_every_iterations(static_cast<int32_t>(integer(50)));
+  if (maybe())
+    sc->set_validate_every_iterations(static_cast<int32_t>(integer(50)));
   if (maybe()) sc->set_lr_decay_every_iterations(integer(1000));
   if (maybe()) sc->set_lr_decay_factor(real());
   if (maybe()) s.set_stop_criterion(real());
@@ -340,10 +336,9 @@ TEST(JobValidationTest, RandomSpecsResolveToTrainableJobsOrAreRefused) {
     const v1::JobSpec spec = RandomSpec(gen);
     absl::StatusOr<v1::JobSpec> resolved = ResolveJobSpec(spec, limits);
     if (!resolved.ok()) {
-      EXPECT_TRUE(resolved.status().code() ==
-                      absl::StatusCode::kInvalidArgument ||
-                  resolved.status().code() ==
-                      absl::StatusCode::kResourceExhausted)
+      EXPECT_TRUE(
+          resolved.status().code() == absl::StatusCode::kInvalidArgument ||
+          resolved.status().code() == absl::StatusCode::kResourceExhausted)
           << resolved.status();
       EXPECT_FALSE(resolved.status().message().empty());
       continue;

@@ -27,14 +27,13 @@ TEST(AuthTest, JobRpcsNeedTheRightToken) {
   submit.mutable_spec()->set_task(v1::TASK_PATTERN_GENERATION);
   submit.mutable_spec()->mutable_schedule()->set_max_iterations(1);
 
-  for (const std::string& token : {std::string(), std::string("wrong"),
-                                   std::string(kToken) + "x"}) {
+  for (const std::string& token :
+       {std::string(), std::string("wrong"), std::string(kToken) + "x"}) {
     grpc::Status status = stub->GetServerInfo(
         Context(token).get(), v1::GetServerInfoRequest(), &info);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(status.error_message().find(kToken), std::string::npos);
-    EXPECT_EQ(stub->ListJobs(Context(token).get(), v1::ListJobsRequest(),
-                             &page)
+    EXPECT_EQ(stub->ListJobs(Context(token).get(), v1::ListJobsRequest(), &page)
                   .error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(stub->SubmitJob(Context(token).get(), submit, &job).error_code(),
@@ -59,8 +58,8 @@ TEST(AuthTest, TokenFileMustHoldAUsableToken) {
   ASSERT_TRUE(
       WriteFileAtomically(dir + "/spaces", "0123456789 abcdef0123\n").ok());
   EXPECT_FALSE(Authenticator::FromTokenFile(dir + "/spaces").ok());
-  ASSERT_TRUE(WriteFileAtomically(dir + "/good", std::string(kToken) + "\n")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/good", std::string(kToken) + "\n").ok());
   absl::StatusOr<Authenticator> good =
       Authenticator::FromTokenFile(dir + "/good");
   ASSERT_TRUE(good.ok());

@@ -105,8 +105,7 @@ v1::SessionRequest ChunkOf(const TaskBatch& batch, int first, int steps,
     }
   }
   if (with_targets) {
-    v1::Classification* c =
-        chunk->mutable_targets()->mutable_classification();
+    v1::Classification* c = chunk->mutable_targets()->mutable_classification();
     for (int64_t r = 0; r < rows; ++r) {
       c->add_labels(batch.labels[row0 + r]);
       c->add_mask(batch.mask[row0 + r] != 0);
@@ -134,9 +133,9 @@ TEST(SessionTest, EndOfSequenceUpdatesEqualTheJobBitForBit) {
   {
     auto context = Context("", 120);
     auto stream = networks->Session(context.get());
-    ASSERT_EQ(Send(*stream, OpenRequest(network.network_id(), true))
-                  .status_code(),
-              0);
+    ASSERT_EQ(
+        Send(*stream, OpenRequest(network.network_id(), true)).status_code(),
+        0);
     for (int i = 0; i < kIterations; ++i) {
       const TaskBatch batch = task->NextBatch(kBatch, rng);
       for (int first = 0; first < batch.steps; first += 500) {
@@ -216,19 +215,17 @@ TEST(SessionTest, BadMessagesGetErrorsAndChangeNothing) {
     mutate(r.mutable_chunk());
     return r;
   };
-  bad.push_back({"second open", open, grpc::FAILED_PRECONDITION,
-                 "already open"});
-  bad.push_back({"no steps", chunk_with([](v1::SessionChunk* c) {
-                   c->set_steps(0);
-                 }),
+  bad.push_back(
+      {"second open", open, grpc::FAILED_PRECONDITION, "already open"});
+  bad.push_back({"no steps",
+                 chunk_with([](v1::SessionChunk* c) { c->set_steps(0); }),
                  grpc::INVALID_ARGUMENT, "steps must be in [1, 100000]"});
   bad.push_back({"packed of the wrong size",
                  chunk_with([](v1::SessionChunk* c) {
                    c->mutable_inputs()->set_packed(std::string(3, '\xff'));
                  }),
                  grpc::INVALID_ARGUMENT, "inputs.packed must have"});
-  bad.push_back({"input id out of range",
-                 chunk_with([](v1::SessionChunk* c) {
+  bad.push_back({"input id out of range", chunk_with([](v1::SessionChunk* c) {
                    c->mutable_inputs()->mutable_events()->add_rows(0);
                    c->mutable_inputs()->mutable_events()->add_inputs(40);
                  }),
@@ -249,9 +246,8 @@ TEST(SessionTest, BadMessagesGetErrorsAndChangeNothing) {
                    c->mutable_targets()->mutable_classification();
                  }),
                  grpc::INVALID_ARGUMENT, "need a learning session"});
-  bad.push_back({"oversized chunk", chunk_with([](v1::SessionChunk* c) {
-                   c->set_steps(99999);
-                 }),
+  bad.push_back({"oversized chunk",
+                 chunk_with([](v1::SessionChunk* c) { c->set_steps(99999); }),
                  grpc::RESOURCE_EXHAUSTED, "send fewer steps per chunk"});
 
   std::vector<v1::SessionRequest> before = {open, warmup};
@@ -275,8 +271,7 @@ TEST(SessionTest, BadMessagesGetErrorsAndChangeNothing) {
   answers.clear();
   OutputsAfter(*networks, {warmup, open}, probe, &answers);
   EXPECT_EQ(answers[0].status_code(), grpc::FAILED_PRECONDITION);
-  EXPECT_NE(answers[0].status_message().find("SessionOpen"),
-            std::string::npos);
+  EXPECT_NE(answers[0].status_message().find("SessionOpen"), std::string::npos);
 }
 
 TEST(SessionTest, OneLearningSessionPerNetworkAndManyInferenceSessions) {
@@ -310,9 +305,9 @@ TEST(SessionTest, OneLearningSessionPerNetworkAndManyInferenceSessions) {
   v1::DeleteNetworkRequest remove;
   remove.set_network_id(network.network_id());
   v1::DeleteNetworkResponse removed;
-  EXPECT_EQ(networks->DeleteNetwork(Context().get(), remove, &removed)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      networks->DeleteNetwork(Context().get(), remove, &removed).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   first->WritesDone();
   EXPECT_TRUE(first->Finish().ok());
   EXPECT_TRUE(networks->DeleteNetwork(Context().get(), remove, &removed).ok());
@@ -336,7 +331,8 @@ TEST(NetworkTest, CreateFromJobExportImportListDelete) {
   v1::CreateNetworkRequest from_job;
   from_job.set_from_job_id(job.job_id());
   v1::Network trained;
-  ASSERT_TRUE(networks->CreateNetwork(Context().get(), from_job, &trained).ok());
+  ASSERT_TRUE(
+      networks->CreateNetwork(Context().get(), from_job, &trained).ok());
   EXPECT_EQ(trained.source_job_id(), job.job_id());
   EXPECT_EQ(trained.updates(), 20);
   EXPECT_EQ(trained.n_rec(), 100);
@@ -371,10 +367,9 @@ TEST(NetworkTest, CreateFromJobExportImportListDelete) {
               grpc::StatusCode::INVALID_ARGUMENT);
   }
   v1::ListNetworksResponse list;
-  ASSERT_TRUE(networks
-                  ->ListNetworks(Context().get(), v1::ListNetworksRequest(),
-                                 &list)
-                  .ok());
+  ASSERT_TRUE(
+      networks->ListNetworks(Context().get(), v1::ListNetworksRequest(), &list)
+          .ok());
   EXPECT_EQ(list.networks_size(), 2);
   // Networks survive a restart.
   server.Restart();
@@ -388,9 +383,9 @@ TEST(NetworkTest, CreateFromJobExportImportListDelete) {
   remove.set_network_id(imported.network_id());
   v1::DeleteNetworkResponse removed;
   EXPECT_TRUE(networks->DeleteNetwork(Context().get(), remove, &removed).ok());
-  EXPECT_EQ(networks->GetNetwork(Context().get(), get_network, &again)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      networks->GetNetwork(Context().get(), get_network, &again).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

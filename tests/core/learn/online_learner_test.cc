@@ -38,20 +38,19 @@ Case MakeCase(const std::string& task_name, int batch, uint64_t seed) {
   Simulate(model, c.batch.inputs, c.batch.steps, c.batch.batch,
            SimulateOptions(), &traj);
   const LossGradient<float> loss = TaskLoss(c.batch, traj.y);
-  const SpikeLossGradient<float> reg = RateRegularization(
-      c.task->regularizer(), traj, c.network.dt_ms);
+  const SpikeLossGradient<float> reg =
+      RateRegularization(c.task->regularizer(), traj, c.network.dt_ms);
   GradientInputs options;
   options.readout_bias = c.network.readout_bias;
-  c.offline = ComputeGradient(GradientMethod::kEpropOffline, model,
-                              c.feedback, c.batch.inputs, traj, loss.dE_dy,
-                              reg, options);
+  c.offline = ComputeGradient(GradientMethod::kEpropOffline, model, c.feedback,
+                              c.batch.inputs, traj, loss.dE_dy, reg, options);
   return c;
 }
 
 Weights<float> Online(const Case& c) {
-  OnlineLearner learner(MakeNeuronConstants(c.network),
-                        c.task->regularizer(), c.network.dt_ms,
-                        c.network.readout_bias, c.batch.batch, c.weights);
+  OnlineLearner learner(MakeNeuronConstants(c.network), c.task->regularizer(),
+                        c.network.dt_ms, c.network.readout_bias, c.batch.batch,
+                        c.weights);
   return OnlineBatchGradient(c.batch, c.feedback, &learner);
 }
 
@@ -59,36 +58,36 @@ Weights<float> Online(const Case& c) {
 // to float32 rounding (eprop verify shows 3e-15 in double).
 TEST(OnlineLearnerTest, ClassificationGradientEqualsOfflineEprop) {
   const Case c = MakeCase("evidence_accumulation", 3, 11);
-  EXPECT_LT(MaxRelativeDifference(Online(c).Cast<double>(),
-                                  c.offline.Cast<double>()),
-            1e-4);
+  EXPECT_LT(
+      MaxRelativeDifference(Online(c).Cast<double>(), c.offline.Cast<double>()),
+      1e-4);
 }
 
 TEST(OnlineLearnerTest, RegressionGradientEqualsOfflineEprop) {
   const Case c = MakeCase("pattern_generation", 1, 5);
-  EXPECT_LT(MaxRelativeDifference(Online(c).Cast<double>(),
-                                  c.offline.Cast<double>()),
-            1e-4);
+  EXPECT_LT(
+      MaxRelativeDifference(Online(c).Cast<double>(), c.offline.Cast<double>()),
+      1e-4);
 }
 
 TEST(OnlineLearnerTest, OneKindOfTargetPerUpdatePeriod) {
   const Case c = MakeCase("pattern_generation", 1, 5);
-  OnlineLearner learner(MakeNeuronConstants(c.network),
-                        c.task->regularizer(), c.network.dt_ms, false, 1,
-                        c.weights);
+  OnlineLearner learner(MakeNeuronConstants(c.network), c.task->regularizer(),
+                        c.network.dt_ms, false, 1, c.weights);
   learner.Step(c.batch.inputs, 0);
   ASSERT_TRUE(
       learner.AddRegression(c.batch.target.topRows(1), c.feedback, nullptr)
           .ok());
-  EXPECT_EQ(learner.AddOutputError(MatF::Zero(1, c.network.n_out), c.feedback,
-                                   nullptr)
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      learner
+          .AddOutputError(MatF::Zero(1, c.network.n_out), c.feedback, nullptr)
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
   learner.TakeGradient();
-  EXPECT_TRUE(learner
-                  .AddOutputError(MatF::Zero(1, c.network.n_out), c.feedback,
-                                  nullptr)
-                  .ok());
+  EXPECT_TRUE(
+      learner
+          .AddOutputError(MatF::Zero(1, c.network.n_out), c.feedback, nullptr)
+          .ok());
 }
 
 TEST(OnlineLearnerTest, TrainerOnlineFormLearnsLikeTheOfflineForm) {
@@ -97,7 +96,8 @@ TEST(OnlineLearnerTest, TrainerOnlineFormLearnsLikeTheOfflineForm) {
   config.validate_every = 1000;
   config.threads = 1;
   config.online_eprop = true;
-  std::unique_ptr<Trainer> online = *Trainer::Create("pattern_generation", config);
+  std::unique_ptr<Trainer> online =
+      *Trainer::Create("pattern_generation", config);
   config.online_eprop = false;
   std::unique_ptr<Trainer> offline =
       *Trainer::Create("pattern_generation", config);

@@ -1,10 +1,11 @@
 #include "core/train/trainer.h"
-#include "core/train/trial.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
+
+#include "core/train/trial.h"
 
 namespace eprop {
 namespace {
@@ -71,8 +72,7 @@ void ExpectSameHistory(const std::vector<IterationMetrics>& a,
 }
 
 TEST(TrainerResumeTest, ResumedRunContinuesBitForBit) {
-  for (Algorithm algorithm :
-       {Algorithm::kEpropAdaptive, Algorithm::kBptt}) {
+  for (Algorithm algorithm : {Algorithm::kEpropAdaptive, Algorithm::kBptt}) {
     TrainerConfig config;
     config.algorithm = algorithm;
     config.batch = 8;

@@ -58,9 +58,8 @@ class InProcessServer {
   }
 
   std::unique_ptr<v1::NetworkService::Stub> NetworkStub() const {
-    return v1::NetworkService::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
-                            grpc::InsecureChannelCredentials()));
+    return v1::NetworkService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
   }
 
   std::unique_ptr<v1::JobService::Stub> Stub(
@@ -98,8 +97,8 @@ class InProcessServer {
         networks_.get(), auth_.get(), options_.session);
     v1::ServerInfo info;
     info.set_version("test");
-    service_ = std::make_unique<JobServiceImpl>(manager_.get(), auth_.get(),
-                                                info);
+    service_ =
+        std::make_unique<JobServiceImpl>(manager_.get(), auth_.get(), info);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", options_.credentials, &port_);
