@@ -143,20 +143,13 @@ absl::StatusOr<v1::Job> JobManager::Get(const std::string& id) const {
 
 absl::StatusOr<v1::ListJobsResponse> JobManager::List(
     const v1::ListJobsRequest& request) const {
-  if (request.page_size() < 0 || request.page_size() > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size must be in [0, 1000] (0: 100), got ", request.page_size()));
-  }
   if (!v1::JobState_IsValid(request.state())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "state must be a JobState (0: any), got ", request.state()));
   }
-  if (!request.page_token().empty() &&
-      !store_->IsValidJobId(request.page_token())) {
-    return absl::InvalidArgumentError(
-        "page_token must be the next_page_token of a previous page");
-  }
-  const int page_size = request.page_size() == 0 ? 100 : request.page_size();
+  absl::StatusOr<int> page_size =
+      store_->PageSize(request.page_size(), request.page_token());
+  if (!page_size.ok()) return page_size.status();
   v1::ListJobsResponse response;
   absl::MutexLock lock(&mu_);
   auto it = request.page_token().empty()
@@ -168,7 +161,7 @@ absl::StatusOr<v1::ListJobsResponse> JobManager::List(
         job.state() != request.state()) {
       continue;
     }
-    if (response.jobs_size() == page_size) {
+    if (response.jobs_size() == *page_size) {
       response.set_next_page_token(response.jobs().rbegin()->job_id());
       break;
     }

@@ -44,8 +44,8 @@ class JobStore {
 
   // Reserves the next id durably (ids are never reused, also after delete).
   absl::StatusOr<std::string> NewJobId() { return jobs_->NewId(); }
-  bool IsValidJobId(const std::string& id) const {
-    return jobs_->IsValidId(id);
+  absl::StatusOr<int> PageSize(int requested, const std::string& token) const {
+    return jobs_->PageSize(requested, token);
   }
   absl::Status CheckJobId(const std::string& id) const {
     return jobs_->CheckId("job_id", id);

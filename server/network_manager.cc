@@ -163,23 +163,16 @@ absl::StatusOr<v1::Network> NetworkManager::Get(const std::string& id) const {
 
 absl::StatusOr<v1::ListNetworksResponse> NetworkManager::List(
     const v1::ListNetworksRequest& request) const {
-  if (request.page_size() < 0 || request.page_size() > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size must be in [0, 1000] (0: 100), got ", request.page_size()));
-  }
-  if (!request.page_token().empty() &&
-      !store_->IsValidId(request.page_token())) {
-    return absl::InvalidArgumentError(
-        "page_token must be the next_page_token of a previous page");
-  }
-  const int page_size = request.page_size() == 0 ? 100 : request.page_size();
+  absl::StatusOr<int> page_size =
+      store_->PageSize(request.page_size(), request.page_token());
+  if (!page_size.ok()) return page_size.status();
   v1::ListNetworksResponse response;
   absl::MutexLock lock(&mu_);
   auto it = request.page_token().empty()
                 ? networks_.begin()
                 : networks_.upper_bound(request.page_token());
   for (; it != networks_.end(); ++it) {
-    if (response.networks_size() == page_size) {
+    if (response.networks_size() == *page_size) {
       response.set_next_page_token(response.networks().rbegin()->network_id());
       break;
     }

@@ -70,6 +70,19 @@ absl::Status ResourceStore::CheckId(const std::string& field,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> ResourceStore::PageSize(int requested,
+                                            const std::string& token) const {
+  if (requested < 0 || requested > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size must be in [0, 1000] (0: 100), got ", requested));
+  }
+  if (!token.empty() && !IsValidId(token)) {
+    return absl::InvalidArgumentError(
+        "page_token must be the next_page_token of a previous page");
+  }
+  return requested == 0 ? 100 : requested;
+}
+
 int64_t ResourceStore::Number(const std::string& id) const {
   int64_t number = -1;
   if (!absl::SimpleAtoi(absl::string_view(id).substr(prefix_.size()),

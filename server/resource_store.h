@@ -32,6 +32,9 @@ class ResourceStore {
   // OK for a valid id; INVALID_ARGUMENT naming `field` and the expected
   // form otherwise.
   absl::Status CheckId(const std::string& field, const std::string& id) const;
+  // The page size of a List request (0: 100), or INVALID_ARGUMENT for a
+  // size outside [0, 1000] or a token that is not an id of this store.
+  absl::StatusOr<int> PageSize(int requested, const std::string& token) const;
   // Reserves the next id durably.
   absl::StatusOr<std::string> NewId();
   // Every id on disk, in creation order.
