@@ -80,7 +80,6 @@ class JobManager {
                                             absl::Duration timeout) const;
 
   std::vector<std::string> load_errors() const { return load_errors_; }
-  const JobManagerOptions& options() const { return options_; }
 
  private:
   struct Record;

@@ -77,11 +77,8 @@ class OnlineLearner {
   // The normalised gradient since the last TakeGradient() (see above);
   // clears the accumulators, not the network state.
   Weights<float> TakeGradient();
-  int64_t rows_since_update() const { return rows_; }
   // The kind of error accumulated since the last update (kNone: none yet).
   ErrorKind kind() const { return kind_; }
-  // Masked rows since the last update (classification).
-  int64_t masked_rows_since_update() const { return masked_rows_; }
 
  private:
   absl::Status UseKind(ErrorKind kind);

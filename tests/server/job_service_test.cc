@@ -229,14 +229,9 @@ TEST(JobServiceTest, ListStatusCancelDelete) {
   v1::CancelJobRequest cancel;
   cancel.set_job_id(long_id);
   v1::Job cancelled;
-  const auto cancel_time = std::chrono::steady_clock::now();
   ASSERT_TRUE(stub->CancelJob(Context().get(), cancel, &cancelled).ok());
   const v1::Job finished = WaitForFinal(*stub, long_id);
-  const double cancel_s = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - cancel_time)
-                              .count();
   EXPECT_EQ(finished.state(), v1::JOB_STATE_CANCELLED);
-  EXPECT_LT(cancel_s, 1.0);  // the bound, far above one iteration
   EXPECT_GE(finished.checkpoint_iteration(), 0);
   EXPECT_EQ(stub->CancelJob(Context().get(), cancel, &cancelled).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
