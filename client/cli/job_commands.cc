@@ -31,6 +31,20 @@ bool CallOrReport(const std::string& command, Connection& connection,
   return status.ok();
 }
 
+// Connects and calls `method` with a request naming the command's JOB
+// argument; a failure is reported in one line and returns false.
+template <typename Request, typename Response>
+bool CallForJob(const std::string& command, const GlobalOptions& options,
+                const ParsedCommand& parsed,
+                grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                             const Request&, Response*),
+                Request* request, Response* response) {
+  std::unique_ptr<Connection> connection = ConnectOrReport(command, options);
+  if (connection == nullptr) return false;
+  request->set_job_id(parsed.Positional(0));
+  return CallOrReport(command, *connection, method, *request, response);
+}
+
 absl::StatusOr<v1::JobState> ParseState(const std::string& name) {
   for (int s = v1::JOB_STATE_QUEUED; s <= v1::JOB_STATE_CANCELLED; ++s) {
     const auto state = static_cast<v1::JobState>(s);
@@ -127,12 +141,9 @@ int RunStatus(const GlobalOptions& options,
       "finished.\n"));
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
-  std::unique_ptr<Connection> connection = ConnectOrReport(spec->name, options);
-  if (connection == nullptr) return kExitFailure;
   v1::GetJobRequest request;
-  request.set_job_id(parsed.Positional(0));
   v1::Job job;
-  if (!CallOrReport(spec->name, *connection, &Stub::GetJob, request, &job)) {
+  if (!CallForJob(spec->name, options, parsed, &Stub::GetJob, &request, &job)) {
     return kExitFailure;
   }
   if (parsed.json) {
@@ -153,12 +164,10 @@ int RunCancel(const GlobalOptions& options,
       "job is an error (FAILED_PRECONDITION).\n"));
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
-  std::unique_ptr<Connection> connection = ConnectOrReport(spec->name, options);
-  if (connection == nullptr) return kExitFailure;
   v1::CancelJobRequest request;
-  request.set_job_id(parsed.Positional(0));
   v1::Job job;
-  if (!CallOrReport(spec->name, *connection, &Stub::CancelJob, request, &job)) {
+  if (!CallForJob(spec->name, options, parsed, &Stub::CancelJob, &request,
+                  &job)) {
     return kExitFailure;
   }
   const std::string state = server::JobStateName(job.state());
@@ -183,13 +192,10 @@ int RunDelete(const GlobalOptions& options,
       "queued or running job must be cancelled first.\n"));
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
-  std::unique_ptr<Connection> connection = ConnectOrReport(spec->name, options);
-  if (connection == nullptr) return kExitFailure;
   v1::DeleteJobRequest request;
-  request.set_job_id(parsed.Positional(0));
   v1::DeleteJobResponse response;
-  if (!CallOrReport(spec->name, *connection, &Stub::DeleteJob, request,
-                    &response)) {
+  if (!CallForJob(spec->name, options, parsed, &Stub::DeleteJob, &request,
+                  &response)) {
     return kExitFailure;
   }
   if (parsed.json) {
