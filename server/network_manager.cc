@@ -231,10 +231,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> NetworkManager::BeginSession(
 }
 
 absl::Status NetworkManager::SaveSession(const std::string& id,
-                                         const Trainer& trainer,
+                                         const TrainingCheckpoint& state,
                                          int64_t new_steps) {
-  if (absl::Status s =
-          WriteCheckpoint(store_->Path(id, kStateFile), trainer.SaveState());
+  if (absl::Status s = WriteCheckpoint(store_->Path(id, kStateFile), state);
       !s.ok()) {
     return s;
   }
@@ -242,7 +241,7 @@ absl::Status NetworkManager::SaveSession(const std::string& id,
   auto it = networks_.find(id);
   if (it == networks_.end()) return absl::NotFoundError("network deleted");
   v1::Network& network = it->second;
-  network.set_updates(trainer.iteration());
+  network.set_updates(state.iteration);
   network.set_steps_trained(network.steps_trained() + new_steps);
   network.set_update_time_unix_ms(NowUnixMs());
   v1::Network stored = network;

@@ -48,9 +48,9 @@ class NetworkManager {
   absl::StatusOr<std::unique_ptr<Trainer>> BeginSession(const std::string& id,
                                                         bool learning);
   // Persists a learning session's state (weights, optimizer, updates) and
-  // the steps it trained since the last save.
-  absl::Status SaveSession(const std::string& id, const Trainer& trainer,
-                           int64_t new_steps);
+  // the steps it trained since the last save. Thread-safe.
+  absl::Status SaveSession(const std::string& id,
+                           const TrainingCheckpoint& state, int64_t new_steps);
   void EndSession(const std::string& id, bool learning);
 
  private:

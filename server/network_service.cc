@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/file_stream.h"
 #include "server/job_service.h"
+#include "server/session_reactor.h"
 
 namespace eprop::server {
 
@@ -81,21 +82,12 @@ grpc::Status NetworkServiceImpl::ImportNetwork(
   return Reply(networks_->Import(spec, bytes), response);
 }
 
-grpc::Status NetworkServiceImpl::Session(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream) {
-  if (grpc::Status s = auth_->Check(*context); !s.ok()) return s;
-  server::Session session(networks_, limits_);
-  v1::SessionRequest request;
-  // One message at a time: a client that does not read its responses
-  // stops being read (gRPC flow control), so nothing is buffered without
-  // bound.
-  while (stream->Read(&request)) {
-    absl::StatusOr<v1::SessionResponse> response = session.Handle(request);
-    if (!response.ok()) return ToGrpcStatus(response.status());
-    if (!stream->Write(*response)) return grpc::Status::CANCELLED;
+grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>*
+NetworkServiceImpl::Session(grpc::CallbackServerContext* context) {
+  if (grpc::Status s = auth_->Check(*context); !s.ok()) {
+    return new RejectedReactor(s);
   }
-  return grpc::Status::OK;
+  return new SessionReactor(networks_, limits_);
 }
 
 }  // namespace eprop::server

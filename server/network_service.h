@@ -9,7 +9,11 @@
 
 namespace eprop::server {
 
-class NetworkServiceImpl final : public v1::NetworkService::Service {
+// Session runs on gRPC's callback API (server/session_reactor.h), the
+// other methods on the synchronous one.
+class NetworkServiceImpl final
+    : public v1::NetworkService::WithCallbackMethod_Session<
+          v1::NetworkService::Service> {
  public:
   // Pointers are not owned.
   NetworkServiceImpl(NetworkManager* networks, const Authenticator* auth,
@@ -35,10 +39,8 @@ class NetworkServiceImpl final : public v1::NetworkService::Service {
       grpc::ServerContext* context,
       grpc::ServerReader<v1::ImportNetworkRequest>* reader,
       v1::Network* response) override;
-  grpc::Status Session(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::SessionResponse, v1::SessionRequest>* stream)
-      override;
+  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* Session(
+      grpc::CallbackServerContext* context) override;
 
  private:
   NetworkManager* networks_;

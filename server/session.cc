@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/log.h"
+#include "server/session_inputs.h"
 
 namespace eprop::server {
 namespace {
@@ -19,122 +20,6 @@ v1::SessionResponse ErrorResponse(const absl::Status& status) {
 
 absl::Status Invalid(const std::string& message) {
   return absl::InvalidArgumentError(message);
-}
-
-absl::Status CheckFinite(const v1::DenseInputs& values, const char* what) {
-  for (int k = 0; k < values.values_size(); ++k) {
-    if (!std::isfinite(values.values(k))) {
-      return Invalid(absl::StrCat(what, " value ", k, " is not finite"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckDenseSize(const v1::DenseInputs& values, int64_t expected,
-                            const char* what) {
-  if (values.values_size() != expected) {
-    return Invalid(absl::StrCat(what, " must have steps x batch_size x ",
-                                "width = ", expected, " values, got ",
-                                values.values_size()));
-  }
-  return CheckFinite(values, what);
-}
-
-absl::Status CheckInputs(const v1::SpikeInputs& inputs, int64_t rows,
-                         int n_in) {
-  switch (inputs.encoding_case()) {
-    case v1::SpikeInputs::kPacked: {
-      const int64_t bytes = (rows * n_in + 7) / 8;
-      if (static_cast<int64_t>(inputs.packed().size()) != bytes) {
-        return Invalid(absl::StrCat(
-            "inputs.packed must have ceil(steps x batch_size x n_in / 8) = ",
-            bytes, " bytes, got ", inputs.packed().size()));
-      }
-      return absl::OkStatus();
-    }
-    case v1::SpikeInputs::kEvents: {
-      const v1::SparseEvents& e = inputs.events();
-      if (e.rows_size() != e.inputs_size()) {
-        return Invalid(
-            "inputs.events.rows and inputs.events.inputs must "
-            "have the same length");
-      }
-      for (int k = 0; k < e.rows_size(); ++k) {
-        if (e.rows(k) < 0 || e.rows(k) >= rows) {
-          return Invalid(absl::StrCat("inputs.events.rows[", k,
-                                      "] = ", e.rows(k), " is outside [0, ",
-                                      rows, ") (steps x batch_size)"));
-        }
-        if (e.inputs(k) < 0 || e.inputs(k) >= n_in) {
-          return Invalid(absl::StrCat("inputs.events.inputs[", k,
-                                      "] = ", e.inputs(k), " is outside [0, ",
-                                      n_in, ") (n_in)"));
-        }
-      }
-      return absl::OkStatus();
-    }
-    case v1::SpikeInputs::kDense:
-      return CheckDenseSize(inputs.dense(), rows * n_in, "inputs.dense");
-    default:
-      return absl::OkStatus();  // no input spikes this chunk
-  }
-}
-
-// Inputs as the network step reads them; events keep their order within a
-// row.
-SparseRows<float> DecodeInputs(const v1::SpikeInputs& inputs, int64_t rows,
-                               int n_in) {
-  SparseRows<float> out;
-  out.offsets.assign(rows + 1, 0);
-  std::vector<int64_t> event_rows;
-  std::vector<int32_t> event_cols;
-  std::vector<float> values;
-  switch (inputs.encoding_case()) {
-    case v1::SpikeInputs::kPacked: {
-      const std::string& bits = inputs.packed();
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int i = 0; i < n_in; ++i) {
-          const int64_t k = r * n_in + i;
-          if ((static_cast<unsigned char>(bits[k / 8]) >> (k % 8)) & 1) {
-            event_rows.push_back(r);
-            event_cols.push_back(i);
-          }
-        }
-      }
-      break;
-    }
-    case v1::SpikeInputs::kEvents:
-      event_rows.assign(inputs.events().rows().begin(),
-                        inputs.events().rows().end());
-      event_cols.assign(inputs.events().inputs().begin(),
-                        inputs.events().inputs().end());
-      break;
-    case v1::SpikeInputs::kDense:
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int i = 0; i < n_in; ++i) {
-          const float v = inputs.dense().values(r * n_in + i);
-          if (v == 0.0f) continue;
-          event_rows.push_back(r);
-          event_cols.push_back(i);
-          values.push_back(v);
-        }
-      }
-      break;
-    default:
-      break;
-  }
-  // Stable counting sort by row.
-  for (int64_t r : event_rows) ++out.offsets[r + 1];
-  for (int64_t r = 0; r < rows; ++r) out.offsets[r + 1] += out.offsets[r];
-  out.cols.resize(event_cols.size());
-  if (!values.empty()) out.values.resize(values.size());
-  std::vector<int64_t> next(out.offsets.begin(), out.offsets.end() - 1);
-  for (size_t k = 0; k < event_rows.size(); ++k) {
-    const int64_t at = next[event_rows[k]]++;
-    out.cols[at] = event_cols[k];
-    if (!values.empty()) out.values[at] = values[k];
-  }
-  return out;
 }
 
 void AppendPackedBits(const MatF& z, int64_t first_row, std::string* bits) {
@@ -165,7 +50,10 @@ ErrorKind KindOf(const v1::Targets& targets) {
 
 Session::~Session() {
   if (trainer_ == nullptr) return;
-  if (options_.learning()) SaveIfDue(/*force=*/true);
+  if (options_.learning()) {
+    SaveIfDue(/*force=*/true);
+    saver_.reset();
+  }
   networks_->EndSession(network_id_, options_.learning());
 }
 
@@ -241,6 +129,7 @@ absl::StatusOr<v1::SessionResponse> Session::Open(const v1::SessionOpen& open) {
         config.dt_ms, config.readout_bias, open.batch_size(),
         trainer_->weights());
     feedback_ = trainer_->FeedbackMatrix();
+    saver_ = std::make_unique<NetworkSaver>(networks_, network_id_);
   } else {
     model_ = std::make_unique<NetworkModel<float>>(NetworkModel<float>::Prepare(
         MakeNeuronConstants(config), trainer_->weights()));
@@ -357,13 +246,8 @@ void Session::SaveIfDue(bool force) {
   if (!dirty_ || (!force && absl::Now() - last_save_ < limits_.save_interval)) {
     return;
   }
-  if (absl::Status s =
-          networks_->SaveSession(network_id_, *trainer_, unsaved_steps_);
-      !s.ok()) {
-    Log(LogLevel::kError, "network_save_failed",
-        {{"network_id", network_id_}, {"error", s.ToString()}});
-    return;
-  }
+  saver_->Submit(trainer_->SaveState(), unsaved_steps_);
+  if (force) saver_->Flush();
   unsaved_steps_ = 0;
   dirty_ = false;
   last_save_ = absl::Now();

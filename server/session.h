@@ -19,6 +19,7 @@
 #include "core/train/trainer.h"
 #include "eprop/v1/networks.pb.h"
 #include "server/network_manager.h"
+#include "server/network_saver.h"
 
 namespace eprop::server {
 
@@ -28,8 +29,8 @@ struct SessionLimits {
   // Largest steps x batch x max(n_in, n_rec, n_out) of one chunk.
   int64_t max_chunk_values = int64_t{1} << 24;
   int64_t max_memory_bytes = int64_t{4} << 30;  // traces of a session
-  // A learning session persists its state at most this often (and when it
-  // ends).
+  // A learning session persists its state at most this often, in the
+  // background (and when it ends, before the stream ends).
   absl::Duration save_interval = absl::Seconds(1);
 };
 
@@ -49,6 +50,8 @@ class Session {
   // Checks everything about a chunk that could fail.
   absl::Status Validate(const v1::SessionChunk& chunk) const;
   void Update();
+  // Submits the state to saver_ if it changed and save_interval has passed
+  // (or `force`, which also waits until it is on disk).
   void SaveIfDue(bool force);
   // The network's step, readout, spikes and reset: through the learner's
   // traces when learning, a plain forward step otherwise.
@@ -63,6 +66,7 @@ class Session {
   v1::SessionOpen options_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<OnlineLearner> learner_;  // learning sessions
+  std::unique_ptr<NetworkSaver> saver_;     // learning sessions
   // Inference sessions: the forward pass only, no eligibility traces.
   std::unique_ptr<NetworkModel<float>> model_;
   NetworkState<float> state_;

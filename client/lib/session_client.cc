@@ -129,7 +129,12 @@ SessionClient::SessionClient(
     : owned_stub_(std::move(owned)), stub_(stub), options_(options) {}
 
 SessionClient::~SessionClient() {
-  if (stream_ != nullptr) Close().IgnoreError();
+  if (stream_ != nullptr && !ended_) Close().IgnoreError();
+  queue_.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue_.Next(&tag, &ok)) {
+  }
 }
 
 absl::StatusOr<std::unique_ptr<SessionClient>> SessionClient::Open(
@@ -153,6 +158,59 @@ absl::StatusOr<std::unique_ptr<SessionClient>> SessionClient::Open(
   return client;
 }
 
+void SessionClient::WaitNext() {
+  void* tag;
+  bool ok;
+  // The queue shuts down only in the destructor, after the stream ended.
+  if (!queue_.Next(&tag, &ok)) {
+    broken_ = finished_ = true;
+    return;
+  }
+  switch (static_cast<Op>(reinterpret_cast<intptr_t>(tag) - 1)) {
+    case Op::kWrite:
+      write_pending_ = false;
+      break;
+    case Op::kRead:
+      read_pending_ = false;
+      if (ok) {
+        received_.push_back(std::move(reading_));
+        reads_owed_ = std::max<int64_t>(0, reads_owed_ - 1);
+        StartReadIfOwed();
+      }
+      break;
+    case Op::kWritesDone:
+      writes_done_ = true;
+      break;
+    case Op::kFinish:
+      finished_ = true;
+      break;
+    case Op::kStart:
+      started_ = true;
+      break;
+  }
+  if (!ok) broken_ = true;
+}
+
+void SessionClient::StartReadIfOwed() {
+  if (read_pending_ || broken_ || reads_owed_ == 0) return;
+  read_pending_ = true;
+  stream_->Read(&reading_, Tag(Op::kRead));
+}
+
+void SessionClient::WaitForWrite() {
+  while (write_pending_) WaitNext();
+}
+
+absl::Status SessionClient::Write() {
+  WaitForWrite();
+  if (broken_) return EndAfterFailure();
+  write_pending_ = true;
+  stream_->Write(request_, Tag(Op::kWrite));
+  ++reads_owed_;
+  StartReadIfOwed();
+  return absl::OkStatus();
+}
+
 absl::Status SessionClient::Start(const std::string& token,
                                   const std::string& network_id) {
   context_ = std::make_unique<grpc::ClientContext>();
@@ -162,9 +220,12 @@ absl::Status SessionClient::Start(const std::string& token,
   if (options_.timeout.count() > 0) {
     context_->set_deadline(std::chrono::system_clock::now() + options_.timeout);
   }
-  stream_ = stub_->Session(context_.get());
-  v1::SessionRequest request;
-  v1::SessionOpen* open = request.mutable_open();
+  stream_ = stub_->PrepareAsyncSession(context_.get(), &queue_);
+  stream_->StartCall(Tag(Op::kStart));
+  // The first write may not start before the call's initial metadata is
+  // out.
+  while (!started_ && !broken_) WaitNext();
+  v1::SessionOpen* open = request_.mutable_open();
   open->set_network_id(network_id);
   open->set_batch_size(options_.batch_size);
   open->set_learning(options_.learning);
@@ -172,38 +233,61 @@ absl::Status SessionClient::Start(const std::string& token,
   open->set_return_spikes(options_.return_spikes);
   open->set_return_learning_signals(options_.return_learning_signals);
   open->set_return_rates(options_.return_rates);
-  if (!stream_->Write(request) || !stream_->Read(&response_)) {
-    return EndAfterFailure();
-  }
-  absl::Status status = FromResponse(response_);
-  if (status.ok() && !response_.has_opened()) {
+  if (absl::Status s = Write(); !s.ok()) return s;
+  while (received_.empty() && !broken_) WaitNext();
+  if (received_.empty()) return EndAfterFailure();
+  const v1::SessionResponse response = std::move(received_.front());
+  received_.pop_front();
+  absl::Status status = FromResponse(response);
+  if (status.ok() && !response.has_opened()) {
     status = absl::InternalError(
-        "the server answered SessionOpen without "
-        "the network");
+        "the server answered SessionOpen without the network");
   }
   if (!status.ok()) {
     Close().IgnoreError();
     return status;
   }
-  network_ = response_.opened();
+  network_ = response.opened();
   return absl::OkStatus();
 }
 
-absl::Status SessionClient::EndAfterFailure() {
+absl::Status SessionClient::Finish() {
   ended_ = true;
-  const grpc::Status status = stream_->Finish();
+  WaitForWrite();
+  // The server owes no more answers once the stream ends; read (and drop)
+  // any it still sends until then.
+  while (!broken_) {
+    if (!read_pending_) {
+      read_pending_ = true;
+      stream_->Read(&reading_, Tag(Op::kRead));
+    }
+    WaitNext();
+  }
+  while (read_pending_) WaitNext();
+  grpc::Status status;
+  stream_->Finish(&status, Tag(Op::kFinish));
+  while (!finished_) WaitNext();
+  return FromGrpc(status);
+}
+
+absl::Status SessionClient::EndAfterFailure() {
+  if (ended_) return end_status_;
+  const absl::Status status = Finish();
   end_status_ = status.ok() ? absl::InternalError(
                                   "the server ended the session without "
                                   "answering")
-                            : FromGrpc(status);
+                            : status;
   return end_status_;
 }
 
 absl::Status SessionClient::Close() {
   if (ended_) return end_status_;
-  ended_ = true;
-  stream_->WritesDone();
-  end_status_ = FromGrpc(stream_->Finish());
+  WaitForWrite();
+  if (!broken_) {
+    stream_->WritesDone(Tag(Op::kWritesDone));
+    while (!writes_done_ && !broken_) WaitNext();
+  }
+  end_status_ = Finish();
   return end_status_;
 }
 
@@ -232,15 +316,9 @@ absl::Status SessionClient::BuildChunk(const ChunkInput& input) {
   return absl::OkStatus();
 }
 
-absl::Status SessionClient::RoundTrip() {
-  if (!stream_->Write(request_) || !stream_->Read(&response_)) {
-    return EndAfterFailure();
-  }
-  return absl::OkStatus();
-}
-
-void SessionClient::ToOutput(int64_t rows, ChunkOutput* output) const {
-  const v1::ChunkResult& result = response_.result();
+void SessionClient::ToOutput(const v1::SessionResponse& response,
+                             int64_t rows, ChunkOutput* output) const {
+  const v1::ChunkResult& result = response.result();
   output->sequence_number = result.sequence_number();
   output->steps = result.steps();
   output->outputs.assign(result.outputs().begin(), result.outputs().end());
@@ -257,26 +335,59 @@ void SessionClient::ToOutput(int64_t rows, ChunkOutput* output) const {
   output->updated = result.updated();
 }
 
-absl::Status SessionClient::Send(const ChunkInput& input, ChunkOutput* output) {
-  if (ended_) {
-    return absl::FailedPreconditionError(
-        end_status_.ok()
-            ? std::string("the session is closed")
-            : absl::StrCat("the session has ended: ", end_status_.ToString()));
+absl::Status SessionClient::Ended() const {
+  return absl::FailedPreconditionError(
+      end_status_.ok()
+          ? std::string("the session is closed")
+          : absl::StrCat("the session has ended: ", end_status_.ToString()));
+}
+
+absl::Status SessionClient::Post(const ChunkInput& input) {
+  if (ended_) return Ended();
+  if (in_flight() >= kMaxInFlight) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        kMaxInFlight, " chunks are in flight; Receive one before posting"));
   }
+  // gRPC serializes a message when its write starts, so request_ may be
+  // rebuilt while the previous write is still in progress.
   if (absl::Status s = BuildChunk(input); !s.ok()) return s;
   const int64_t sequence_number = next_sequence_number_++;
   request_.mutable_chunk()->set_sequence_number(sequence_number);
-  if (absl::Status s = RoundTrip(); !s.ok()) return s;
-  if (absl::Status s = FromResponse(response_); !s.ok()) return s;
-  if (!response_.has_result() ||
-      response_.result().sequence_number() != sequence_number) {
-    return absl::InternalError(absl::StrCat(
-        "the server answered chunk ", sequence_number, " with the result of ",
-        response_.has_result() ? "another chunk" : "no chunk"));
-  }
-  ToOutput(int64_t{input.steps} * options_.batch_size, output);
+  if (absl::Status s = Write(); !s.ok()) return s;
+  posted_.push_back({sequence_number, int64_t{input.steps} * options_.batch_size});
   return absl::OkStatus();
+}
+
+absl::Status SessionClient::Receive(ChunkOutput* output) {
+  if (ended_) return Ended();
+  if (posted_.empty()) {
+    return absl::FailedPreconditionError("no chunk is in flight; Post first");
+  }
+  while (received_.empty() && !broken_) WaitNext();
+  if (received_.empty()) return EndAfterFailure();
+  const Posted posted = posted_.front();
+  posted_.pop_front();
+  const v1::SessionResponse response = std::move(received_.front());
+  received_.pop_front();
+  if (absl::Status s = FromResponse(response); !s.ok()) return s;
+  if (!response.has_result() ||
+      response.result().sequence_number() != posted.sequence_number) {
+    return absl::InternalError(absl::StrCat(
+        "the server answered chunk ", posted.sequence_number,
+        " with the result of ",
+        response.has_result() ? "another chunk" : "no chunk"));
+  }
+  ToOutput(response, posted.rows, output);
+  return absl::OkStatus();
+}
+
+absl::Status SessionClient::Send(const ChunkInput& input, ChunkOutput* output) {
+  if (!ended_ && !posted_.empty()) {
+    return absl::FailedPreconditionError(
+        "chunks are in flight; Receive their results before Send");
+  }
+  if (absl::Status s = Post(input); !s.ok()) return s;
+  return Receive(output);
 }
 
 absl::StatusOr<ChunkOutput> SessionClient::Send(const ChunkInput& input) {

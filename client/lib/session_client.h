@@ -4,8 +4,10 @@
 // and rates) back. Spike inputs given as a dense 0/1 vector are bit-packed
 // here into the proto's layout; returned spikes are unpacked.
 //
-// One SessionClient is one stream and is not thread-safe: one Send at a
-// time, each waiting for its response.
+// One SessionClient is one stream and is not thread-safe. Send waits for
+// each chunk's result; Post and Receive pipeline chunks (send the next
+// before the last one's result is back), which hides the network's round
+// trip when chunks are short.
 #ifndef EPROP_CLIENT_LIB_SESSION_CLIENT_H_
 #define EPROP_CLIENT_LIB_SESSION_CLIENT_H_
 
@@ -13,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -121,8 +124,23 @@ class SessionClient {
   // - FAILED_PRECONDITION once the session has ended.
   absl::StatusOr<ChunkOutput> Send(const ChunkInput& input);
   // The same, reusing the capacity of *output's vectors. On error *output
-  // is unspecified.
+  // is unspecified. Needs no chunk in flight (FAILED_PRECONDITION).
   absl::Status Send(const ChunkInput& input, ChunkOutput* output);
+
+  // Pipelining. Post sends a chunk without waiting for its result; Receive
+  // returns the results in the order the chunks were posted. The server
+  // answers the chunks one by one, so posting the next chunk before
+  // receiving the last keeps it busy. Post refuses (FAILED_PRECONDITION)
+  // while max_in_flight() chunks are unanswered, and returns encoding
+  // errors (nothing sent) or the stream's failure. Receive returns a
+  // rejected chunk's status (the following chunks are unaffected by it,
+  // but were computed without it), FAILED_PRECONDITION when nothing is in
+  // flight, or the stream's failure. Results are read as they arrive, so
+  // a client that posts and receives never stalls the server.
+  absl::Status Post(const ChunkInput& input);
+  absl::Status Receive(ChunkOutput* output);
+  int in_flight() const { return static_cast<int>(posted_.size()); }
+  static constexpr int max_in_flight() { return kMaxInFlight; }
 
   // Half-closes the stream and waits for the server to end it: OK, or the
   // stream's failure. Later calls return the same status.
@@ -133,34 +151,69 @@ class SessionClient {
   const SessionOptions& options() const { return options_; }
 
  private:
+  static constexpr int kMaxInFlight = 8;
+  // Completion-queue tags of the stream's operations.
+  enum class Op { kStart, kWrite, kRead, kWritesDone, kFinish };
+  // A posted chunk whose result has not been received.
+  struct Posted {
+    int64_t sequence_number;
+    int64_t rows;
+  };
+
   SessionClient(std::unique_ptr<v1::NetworkService::StubInterface> owned,
                 v1::NetworkService::StubInterface* stub,
                 const SessionOptions& options);
   absl::Status Start(const std::string& token, const std::string& network_id);
   // Fills request_ from `input`; INVALID_ARGUMENT if it cannot be encoded.
   absl::Status BuildChunk(const ChunkInput& input);
-  // Writes request_ and reads response_; on a broken stream, ends it and
-  // returns its status.
-  absl::Status RoundTrip();
+  // Starts writing request_ once the previous write has completed.
+  absl::Status Write();
+  // Keeps a read outstanding while responses are owed.
+  void StartReadIfOwed();
+  static void* Tag(Op op) {
+    return reinterpret_cast<void*>(static_cast<intptr_t>(op) + 1);
+  }
+  // Waits for the stream's next completion and accounts for it: a failed
+  // write or read marks the stream broken.
+  void WaitNext();
+  // Waits until no write is outstanding (or the stream broke).
+  void WaitForWrite();
+  // Reads until the server ends the stream, then takes its final status.
+  absl::Status Finish();
   // Ends the stream after a failed read or write and returns its status.
   absl::Status EndAfterFailure();
-  void ToOutput(int64_t rows, ChunkOutput* output) const;
+  // The error of a call on a session that has ended.
+  absl::Status Ended() const;
+  void ToOutput(const v1::SessionResponse& response, int64_t rows,
+                ChunkOutput* output) const;
 
-  // Declared in this order so the stream goes before its context and stub.
+  // Declared in this order so the stream goes before its context and stub,
+  // and the queue (drained in the destructor) after the stream.
   std::unique_ptr<v1::NetworkService::StubInterface> owned_stub_;
   v1::NetworkService::StubInterface* stub_;
+  grpc::CompletionQueue queue_;
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReaderWriterInterface<v1::SessionRequest,
-                                                    v1::SessionResponse>>
+  std::unique_ptr<grpc::ClientAsyncReaderWriterInterface<v1::SessionRequest,
+                                                         v1::SessionResponse>>
       stream_;
   const SessionOptions options_;
   v1::Network network_;
   int64_t next_sequence_number_ = 0;
   bool ended_ = false;
+  bool broken_ = false;
   absl::Status end_status_;
-  // Reused from chunk to chunk to keep their allocations.
+  bool started_ = false;
+  bool write_pending_ = false;
+  bool writes_done_ = false;
+  bool finished_ = false;
+  bool read_pending_ = false;
+  int64_t reads_owed_ = 0;  // responses expected but not yet read
+  std::deque<Posted> posted_;
+  std::deque<v1::SessionResponse> received_;
+  // request_ is reused from chunk to chunk to keep its allocations; it is
+  // rebuilt only after its write has completed.
   v1::SessionRequest request_;
-  v1::SessionResponse response_;
+  v1::SessionResponse reading_;
 };
 
 }  // namespace eprop::client

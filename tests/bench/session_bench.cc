@@ -1,6 +1,7 @@
 // eprop-session-bench: streaming sessions through the C++ SessionClient
 // against an in-process server on loopback, and the same work without gRPC
-// (OnlineLearner driven directly, as server/session.cc drives it), so the
+// (OnlineLearner driven directly, as server/session.cc drives it, on the
+// same bit-packed inputs, decoded as the server decodes them), so the
 // cost of the RPC layer shows. One JSON line per case:
 //   steps_per_s, chunk_p50_us, chunk_p99_us   through the session
 //   compute_steps_per_s                       the same chunks, in process
@@ -8,8 +9,9 @@
 // Networks: evidence accumulation (n_in 40, n_out 2), n_lif = n_alif =
 // n_rec / 2. Inputs: random spikes at ~2 % density, drawn once. Learning
 // cases use end-of-sequence updates (a sequence is kSequenceSteps steps)
-// with a class label on every row. Session and compute-only chunks run in
-// alternating blocks of ~0.1 s, so both see the same machine load.
+// with a class label on every row. Synchronous, pipelined and compute-only
+// chunks run in alternating blocks of ~0.1 s, so all see the same machine
+// load.
 // Also infer_latency_b1_n400_c1: the round trip of a 1-step inference chunk
 // on a 400-neuron network, batch 1 (target: p50 <= 150 us). Cases that
 // exceed the server's session limits or the time budget print "skipped".
@@ -33,6 +35,7 @@
 #include "client/lib/session_client.h"
 #include "core/learn/online_learner.h"
 #include "server/job_spec.h"
+#include "server/session_inputs.h"
 #include "tests/server/testing/in_process_server.h"
 
 ABSL_FLAG(std::string, filter, "",
@@ -44,6 +47,9 @@ ABSL_FLAG(double, seconds, 1.5,
 ABSL_FLAG(double, max_case_seconds, 4.0,
           "skip a case whose 3 compute-only chunks are estimated to take "
           "longer than this");
+ABSL_FLAG(int, pipeline_depth, 2,
+          "chunks in flight in the pipelined runs (1 to "
+          "SessionClient::max_in_flight())");
 ABSL_FLAG(bool, json, true, "JSON lines (the only output format)");
 
 namespace eprop::bench {
@@ -148,6 +154,51 @@ class TimedRun {
   Timing timing_;
 };
 
+// Session chunks streamed `depth` at a time (Post ahead, Receive in
+// order), timed by whole blocks, pipeline fill and drain included.
+class PipelinedRun {
+ public:
+  PipelinedRun(client::SessionClient* session, std::vector<ChunkInput>* chunks,
+               int depth)
+      : session_(session), chunks_(chunks), depth_(depth) {}
+
+  bool Wants(double seconds) const {
+    return blocks_ == 0 || timing_.seconds < seconds;
+  }
+  // Streams chunks for about kBlockSeconds and ends with none in flight.
+  // False if a chunk failed.
+  bool RunBlock() {
+    const Clock::time_point start = Clock::now();
+    int64_t steps = 0;
+    do {
+      while (Seconds(start) < kBlockSeconds && session_->in_flight() < depth_) {
+        if (!Check(session_->Post(NextChunk(*chunks_, next_++)))) return false;
+      }
+      if (!Check(session_->Receive(&output_))) return false;
+      steps += output_.steps;
+    } while (session_->in_flight() > 0);
+    timing_.seconds += Seconds(start);
+    timing_.steps += steps;
+    ++blocks_;
+    return true;
+  }
+  const Timing& timing() const { return timing_; }
+
+ private:
+  static bool Check(const absl::Status& status) {
+    if (!status.ok()) std::fprintf(stderr, "%s\n", status.ToString().c_str());
+    return status.ok();
+  }
+
+  client::SessionClient* session_;
+  std::vector<ChunkInput>* chunks_;
+  const int depth_;
+  ChunkOutput output_;
+  int64_t next_ = 0;
+  int blocks_ = 0;
+  Timing timing_;
+};
+
 absl::StatusOr<std::unique_ptr<client::SessionClient>> OpenSession(
     v1::NetworkService::Stub* stub, const std::string& id, const Case& c) {
   client::SessionOptions options;
@@ -157,19 +208,16 @@ absl::StatusOr<std::unique_ptr<client::SessionClient>> OpenSession(
   return client::SessionClient::Open(stub, "", id, options);
 }
 
-// Dense 0/1 inputs [rows x n_in] as the rows the network step reads (the
-// server decodes its packed bytes the same way).
-SparseRows<float> ToRows(const std::vector<uint8_t>& dense, int64_t rows,
-                         int n_in) {
-  SparseRows<float> out;
-  out.offsets.assign(rows + 1, 0);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int i = 0; i < n_in; ++i) {
-      if (dense[r * n_in + i] != 0) out.cols.push_back(i);
-    }
-    out.offsets[r + 1] = static_cast<int64_t>(out.cols.size());
+// The chunks' spikes as the server receives them (bit-packed), for the
+// compute-only runs, which decode them as the server does.
+std::vector<v1::SpikeInputs> PackedInputs(
+    const std::vector<ChunkInput>& chunks) {
+  std::vector<v1::SpikeInputs> packed(chunks.size());
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    client::PackBitsInto(chunks[k].spikes.data(), chunks[k].spikes.size(),
+                         packed[k].mutable_packed());
   }
-  return out;
+  return packed;
 }
 
 // The work of one session chunk without the RPC: decode, step, readout
@@ -190,10 +238,12 @@ class ComputeOnly {
     state_.Reset(model_, batch);
   }
 
-  void Chunk(const ChunkInput& chunk, bool learning) {
+  void Chunk(const ChunkInput& chunk, const v1::SpikeInputs& packed,
+             bool learning) {
     const NetworkConfig& config = trainer_->network();
     const int64_t rows = int64_t{chunk.steps} * batch_;
-    const SparseRows<float> inputs = ToRows(chunk.spikes, rows, config.n_in);
+    const SparseRows<float> inputs =
+        server::DecodeInputs(packed, rows, config.n_in);
     outputs_.clear();
     outputs_.reserve(rows * config.n_out);
     VecD counts = VecD::Zero(config.n_rec());
@@ -250,10 +300,11 @@ class ComputeOnly {
 double StepSeconds(Trainer* trainer, bool learning, int batch) {
   std::vector<ChunkInput> chunks =
       MakeChunks(batch, trainer->network().n_in, 1, learning);
+  const std::vector<v1::SpikeInputs> packed = PackedInputs(chunks);
   ComputeOnly compute(trainer, batch);
-  compute.Chunk(chunks[0], learning);
+  compute.Chunk(chunks[0], packed[0], learning);
   const Clock::time_point start = Clock::now();
-  compute.Chunk(chunks[1], learning);
+  compute.Chunk(chunks[1], packed[1], learning);
   return Seconds(start);
 }
 
@@ -266,16 +317,22 @@ void PrintSkipped(const Case& c, const std::string& reason) {
   std::fflush(stdout);
 }
 
-void PrintCase(const Case& c, const Timing& session, const Timing& compute) {
+void PrintCase(const Case& c, const Timing& pipelined, const Timing& sync,
+               const Timing& compute) {
   std::printf(
       "{\"name\":\"%s\",\"learning\":%s,\"batch\":%d,\"n_rec\":%d,"
-      "\"chunk_steps\":%d,\"steps_per_s\":%.1f,\"chunk_p50_us\":%.1f,"
-      "\"chunk_p99_us\":%.1f,\"compute_steps_per_s\":%.1f,"
-      "\"grpc_overhead_fraction\":%.4f}\n",
+      "\"chunk_steps\":%d,\"pipeline_depth\":%d,\"steps_per_s\":%.1f,"
+      "\"chunk_p50_us\":%.1f,\"chunk_p99_us\":%.1f,"
+      "\"sync_steps_per_s\":%.1f,\"compute_steps_per_s\":%.1f,"
+      "\"grpc_overhead_fraction\":%.4f,"
+      "\"sync_grpc_overhead_fraction\":%.4f}\n",
       c.name.c_str(), c.learning ? "true" : "false", c.batch, c.n_rec,
-      c.chunk_steps, session.steps_per_s(), Percentile(session.chunk_us, 0.5),
-      Percentile(session.chunk_us, 0.99), compute.steps_per_s(),
-      compute.steps_per_s() / session.steps_per_s() - 1.0);
+      c.chunk_steps, absl::GetFlag(FLAGS_pipeline_depth),
+      pipelined.steps_per_s(), Percentile(sync.chunk_us, 0.5),
+      Percentile(sync.chunk_us, 0.99), sync.steps_per_s(),
+      compute.steps_per_s(),
+      compute.steps_per_s() / pipelined.steps_per_s() - 1.0,
+      compute.steps_per_s() / sync.steps_per_s() - 1.0);
   std::fflush(stdout);
 }
 
@@ -346,12 +403,14 @@ bool RunBlock(TimedRun& run, double seconds) {
   return true;
 }
 
-// Alternates blocks of session chunks and of compute-only chunks, so that
-// both see the same machine load (blocks, not single chunks, so each keeps
-// its caches warm), until each has run its budget.
+// Alternates blocks of synchronous session chunks, of pipelined ones and
+// of compute-only chunks, so that all see the same machine load (blocks,
+// not single chunks, so each keeps its caches warm), until each has run
+// its budget.
 bool RunInterleaved(const Case& c, client::SessionClient& session,
                     ComputeOnly& compute, std::vector<ChunkInput>& chunks,
-                    Timing* via_session, Timing* in_process) {
+                    Timing* pipelined, Timing* via_session,
+                    Timing* in_process) {
   ChunkOutput output;
   TimedRun remote(c.chunk_steps, [&](int64_t k) {
     const absl::Status s = session.Send(NextChunk(chunks, k), &output);
@@ -360,15 +419,20 @@ bool RunInterleaved(const Case& c, client::SessionClient& session,
     }
     return s.ok();
   });
+  const std::vector<v1::SpikeInputs> packed = PackedInputs(chunks);
   TimedRun local(c.chunk_steps, [&](int64_t k) {
-    compute.Chunk(NextChunk(chunks, k), c.learning);
+    compute.Chunk(NextChunk(chunks, k), packed[k % packed.size()], c.learning);
     return true;
   });
+  PipelinedRun streamed(&session, &chunks, absl::GetFlag(FLAGS_pipeline_depth));
   const double seconds = absl::GetFlag(FLAGS_seconds);
-  while (remote.Wants(seconds) || local.Wants(seconds)) {
+  while (remote.Wants(seconds) || streamed.Wants(seconds) ||
+         local.Wants(seconds)) {
     if (!RunBlock(remote, seconds)) return false;
+    if (streamed.Wants(seconds) && !streamed.RunBlock()) return false;
     RunBlock(local, seconds);
   }
+  *pipelined = streamed.timing();
   *via_session = remote.timing();
   *in_process = local.timing();
   return true;
@@ -391,14 +455,14 @@ void RunCase(v1::NetworkService::Stub* stub, BenchNetwork& network,
     return;
   }
   ComputeOnly compute(network.trainer.get(), c.batch);
-  Timing via_session, in_process;
-  const bool ok =
-      RunInterleaved(c, **session, compute, chunks, &via_session, &in_process);
+  Timing pipelined, via_session, in_process;
+  const bool ok = RunInterleaved(c, **session, compute, chunks, &pipelined,
+                                 &via_session, &in_process);
   if (absl::Status s = (*session)->Close(); !s.ok()) {
     std::fprintf(stderr, "%s: close: %s\n", c.name.c_str(),
                  s.ToString().c_str());
   }
-  if (ok) PrintCase(c, via_session, in_process);
+  if (ok) PrintCase(c, pipelined, via_session, in_process);
 }
 
 bool Selected(const std::string& name) {
@@ -430,6 +494,12 @@ void RunGrid(v1::NetworkService::Stub* stub,
 int Main() {
   if (!absl::GetFlag(FLAGS_json)) {
     std::fprintf(stderr, "eprop-session-bench: only --json output exists\n");
+    return 2;
+  }
+  const int depth = absl::GetFlag(FLAGS_pipeline_depth);
+  if (depth < 1 || depth > client::SessionClient::max_in_flight()) {
+    std::fprintf(stderr, "eprop-session-bench: --pipeline_depth must be in "
+                 "[1, %d]\n", client::SessionClient::max_in_flight());
     return 2;
   }
   server::testing::InProcessServer server;

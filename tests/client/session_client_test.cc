@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -194,6 +195,112 @@ TEST(SessionClientTest, InferenceOverAChannelWithoutSpikeInputs) {
   EXPECT_EQ((*session)->Send(input).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE((*session)->Close().ok());
+}
+
+// Trains one batch in a fresh learning session on a fresh network,
+// pipelined (Post ahead, Receive in order) or not, with a chunk the server
+// rejects in the middle; returns the outputs of every accepted chunk, the
+// statuses in order, and the weights the server saved at the end.
+struct TrainedBatch {
+  std::vector<std::vector<float>> outputs;
+  std::vector<absl::StatusCode> codes;
+  v1::Network network;
+};
+
+TrainedBatch TrainOneBatch(bool pipelined) {
+  InProcessServer server;
+  auto stub = server.NetworkStub();
+  const v1::Network network = CreateNetwork(*stub);
+  SessionOptions options;
+  options.batch_size = kBatch;
+  options.learning = true;
+  options.update_policy = v1::UPDATE_POLICY_END_OF_SEQUENCE;
+  auto session =
+      SessionClient::Open(stub.get(), "", network.network_id(), options);
+  EXPECT_TRUE(session.ok()) << session.status();
+  std::unique_ptr<Task> task = *MakeTask("evidence_accumulation", kSeed);
+  Rng rng(11);
+  const TaskBatch batch = task->NextBatch(kBatch, rng);
+  std::vector<ChunkInput> chunks;
+  for (int first = 0; first < batch.steps; first += kChunkSteps) {
+    chunks.push_back(ChunkOf(batch, network.n_in(), first,
+                             std::min(kChunkSteps, batch.steps - first)));
+    if (first == kChunkSteps) {  // too few labels: rejected, changes nothing
+      ChunkInput bad = chunks.back();
+      bad.labels.pop_back();
+      chunks.insert(chunks.end() - 1, bad);
+    }
+  }
+  TrainedBatch run;
+  ChunkOutput out;
+  size_t received = 0;
+  auto receive = [&] {
+    const absl::Status s = (*session)->Receive(&out);
+    run.codes.push_back(s.code());
+    if (s.ok()) run.outputs.push_back(out.outputs);
+    ++received;
+  };
+  for (const ChunkInput& chunk : chunks) {
+    if (!pipelined) {
+      const absl::Status s = (*session)->Send(chunk, &out);
+      run.codes.push_back(s.code());
+      if (s.ok()) run.outputs.push_back(out.outputs);
+      continue;
+    }
+    if ((*session)->in_flight() == SessionClient::max_in_flight()) receive();
+    EXPECT_TRUE((*session)->Post(chunk).ok());
+  }
+  while (received < chunks.size() && pipelined) receive();
+  EXPECT_TRUE((*session)->Close().ok());
+  EXPECT_TRUE(stub->GetNetwork(Context().get(), [&] {
+                    v1::GetNetworkRequest r;
+                    r.set_network_id(network.network_id());
+                    return r;
+                  }(), &run.network).ok());
+  return run;
+}
+
+TEST(SessionClientTest, PipelinedChunksGiveTheSameResultsAsOneByOne) {
+  const TrainedBatch one_by_one = TrainOneBatch(/*pipelined=*/false);
+  const TrainedBatch pipelined = TrainOneBatch(/*pipelined=*/true);
+  ASSERT_EQ(one_by_one.codes.size(), one_by_one.outputs.size() + 1);
+  EXPECT_EQ(one_by_one.codes[1], absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pipelined.codes, one_by_one.codes);
+  EXPECT_EQ(pipelined.outputs, one_by_one.outputs);  // bitwise
+  EXPECT_EQ(pipelined.network.updates(), 1);
+  EXPECT_EQ(pipelined.network.steps_trained(),
+            one_by_one.network.steps_trained());
+}
+
+TEST(SessionClientTest, PipeliningRulesAreEnforced) {
+  InProcessServer server;
+  auto stub = server.NetworkStub();
+  const v1::Network network = CreateNetwork(*stub);
+  SessionOptions options;
+  options.batch_size = kBatch;
+  auto session =
+      SessionClient::Open(stub.get(), "", network.network_id(), options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  SessionClient& client = **session;
+  ChunkOutput out;
+  EXPECT_EQ(client.Receive(&out).code(), absl::StatusCode::kFailedPrecondition);
+  ChunkInput input;
+  input.steps = 2;
+  for (int k = 0; k < SessionClient::max_in_flight(); ++k) {
+    ASSERT_TRUE(client.Post(input).ok());
+  }
+  EXPECT_EQ(client.Post(input).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client.Send(input, &out).code(),
+            absl::StatusCode::kFailedPrecondition);
+  for (int k = 0; k < SessionClient::max_in_flight(); ++k) {
+    ASSERT_TRUE(client.Receive(&out).ok());
+    EXPECT_EQ(out.sequence_number, k);
+  }
+  EXPECT_EQ(client.in_flight(), 0);
+  // Closing with chunks in flight drops their results and ends cleanly.
+  ASSERT_TRUE(client.Post(input).ok());
+  EXPECT_TRUE(client.Close().ok());
+  EXPECT_EQ(client.Receive(&out).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(SessionClientTest, FatalOpeningErrorsComeBackFromOpen) {

@@ -160,6 +160,15 @@ class SessionE2ETest(unittest.TestCase):
             c = s.send(x.astype(np.float32), reset_state=True).outputs
             np.testing.assert_array_equal(a, b)
             np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
+            # Pipelined: posted ahead, received in order, same results.
+            for encoding in (None, "events"):
+                s.post(x, reset_state=True, encoding=encoding)
+            with self.assertRaises(EpropError):
+                s.send(x)
+            np.testing.assert_array_equal(s.receive().outputs, a)
+            np.testing.assert_array_equal(s.receive().outputs, b)
+            with self.assertRaises(EpropError):
+                s.receive()
         self.client.delete_network(net.network_id)
 
     def test_export_import(self):

@@ -12,6 +12,7 @@ Errors:
   server with a non-OK ``status_code``; the stream stays usable.
 """
 
+import collections
 import os
 import queue
 import threading
@@ -353,10 +354,14 @@ class Session:
     call ``close()``, which half-closes the stream and waits for the server
     to end it (this releases a learning session's lock on the network).
 
-    ``send`` transmits one chunk and waits for its result, so at most one
-    chunk is in flight. After opening, ``network`` is the ``Network``
+    ``send`` transmits one chunk and waits for its result. ``post`` and
+    ``receive`` pipeline chunks: post the next chunk before receiving the
+    last one's result, and the server never waits for a round trip (at most
+    ``MAX_IN_FLIGHT`` chunks unanswered, so memory stays bounded). After opening, ``network`` is the ``Network``
     message the server answered with (``n_in``, ``n_rec``, ``n_out``).
     """
+
+    MAX_IN_FLIGHT = 8
 
     def __init__(self, client, network_id, batch_size, learning=True,
                  algorithm=None, update_policy="end_of_sequence",
@@ -369,6 +374,7 @@ class Session:
         self._return_ls = bool(return_learning_signals)
         self._return_rates = bool(return_rates)
         self._sequence = 0
+        self._in_flight = collections.deque()  # posted sequence numbers
         self._closed = False
         self._requests = queue.Queue()
         self.network = None
@@ -520,23 +526,49 @@ class Session:
         changed; the session stays usable) and ``RpcError`` if the stream
         failed (the session is then closed).
         """
+        if self._in_flight:
+            raise EpropError("chunks are in flight: receive their results "
+                             "before send")
+        self.post(inputs, targets, labels, mask, output_error, reset_state,
+                  end_of_sequence, apply_update, encoding)
+        return self.receive()
+
+    def post(self, inputs, targets=None, labels=None, mask=None,
+             output_error=None, reset_state=False, end_of_sequence=False,
+             apply_update=False, encoding=None):
+        """Streams one chunk (arguments as for ``send``) without waiting for
+        its result; ``receive`` returns the results in posting order.
+        Raises ``EpropError`` when ``MAX_IN_FLIGHT`` chunks are unanswered
+        or the session is closed."""
         if self._closed:
             raise EpropError("session is closed")
+        if len(self._in_flight) >= self.MAX_IN_FLIGHT:
+            raise EpropError(f"{self.MAX_IN_FLIGHT} chunks are in flight: "
+                             "receive one before posting")
         chunk = self.build_chunk(inputs, targets, labels, mask, output_error,
                                  reset_state, end_of_sequence, apply_update,
                                  encoding)
         self._sequence += 1
         self._requests.put(networks_pb2.SessionRequest(chunk=chunk))
+        self._in_flight.append(chunk.sequence_number)
+
+    def receive(self):
+        """The ``ChunkResult`` of the oldest posted chunk; errors as for
+        ``send`` (a rejected chunk raises ``SessionError`` here, and the
+        chunks posted after it are unaffected)."""
+        if not self._in_flight:
+            raise EpropError("no chunk is in flight: post first")
+        expected = self._in_flight.popleft()
         response = self._next()
         if response.status_code != 0:
             raise SessionError(response.status_code, response.status_message)
         if not response.HasField("result"):
             raise EpropError("session: a response without a result")
         r = response.result
-        if r.sequence_number != chunk.sequence_number:
+        if r.sequence_number != expected:
             raise EpropError(
                 f"session: result for chunk {r.sequence_number}, expected "
-                f"{chunk.sequence_number}")
+                f"{expected}")
         return self._decode(r)
 
     def _decode(self, r):
