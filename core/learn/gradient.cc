@@ -74,7 +74,8 @@ ShardGradient<S> BackwardShard(const BackwardContext<S>& c, int shard_index) {
     g.bias += dE_dy.colwise().sum().transpose();
     const int64_t local = static_cast<int64_t>(t) * rows;
     for (int b = 0; b < rows; ++b) {
-      for (int64_t k = spikes.begin(local + b); k < spikes.end(local + b); ++k) {
+      for (int64_t k = spikes.begin(local + b); k < spikes.end(local + b);
+           ++k) {
         g.out_t.row(spikes.cols[k]) += one_minus_kappa * gyf.row(b);
       }
     }
@@ -101,9 +102,27 @@ ShardGradient<S> BackwardShard(const BackwardContext<S>& c, int shard_index) {
     if (t > 0) {
       const int64_t prev = local - rows;
       for (int b = 0; b < rows; ++b) {
-        for (int64_t k = spikes.begin(prev + b); k < spikes.end(prev + b); ++k) {
+        for (int64_t k = spikes.begin(prev + b); k < spikes.end(prev + b);
+             ++k) {
           g.rec_t.row(spikes.cols[k]) += delta.row(b);
         }
+      }
+    } else {
+      // A simulation started from a given state (a constant): z(-1) feeds
+      // the recurrent synapses at t = 0, and y(t) holds W_out kappa^(t+1)
+      // zf(-1), whose sum over t with dE/dy(t) is kappa gyf(0) zf(-1).
+      if (c.traj.initial_z.size() > 0) {
+        for (int b = 0; b < rows; ++b) {
+          for (int i = 0; i < m.n_rec; ++i) {
+            const S z = c.traj.initial_z(shard.begin + b, i);
+            if (z != S(0)) g.rec_t.row(i) += z * delta.row(b);
+          }
+        }
+      }
+      if (c.traj.initial_zf.size() > 0) {
+        g.out_t.noalias() +=
+            m.kappa *
+            (c.traj.initial_zf.middleRows(shard.begin, rows).transpose() * gyf);
       }
     }
   }
@@ -115,8 +134,7 @@ ShardGradient<S> BackwardShard(const BackwardContext<S>& c, int shard_index) {
 template <typename S>
 Weights<S> ComputeGradient(GradientMethod method, const NetworkModel<S>& model,
                            const Mat<S>& feedback, const SparseRows<S>& inputs,
-                           const Trajectory<S>& trajectory,
-                           const Mat<S>& dE_dy,
+                           const Trajectory<S>& trajectory, const Mat<S>& dE_dy,
                            const SpikeLossGradient<S>& dE_dz_direct,
                            const GradientInputs& options) {
   // rec_to_out is (1 - kappa) W_out^T, so BPTT's B is available without W.
@@ -124,9 +142,8 @@ Weights<S> ComputeGradient(GradientMethod method, const NetworkModel<S>& model,
       method == GradientMethod::kBptt
           ? Mat<S>(model.rec_to_out.transpose())
           : Mat<S>((S(1) - model.kappa) * feedback.transpose());
-  const BackwardContext<S> context{method,     model,      readout_to_signal,
-                                   inputs,     trajectory, dE_dy,
-                                   dE_dz_direct};
+  const BackwardContext<S> context{method,     model, readout_to_signal, inputs,
+                                   trajectory, dE_dy, dE_dz_direct};
   std::vector<ShardGradient<S>> shards(trajectory.shards.size());
   ParallelFor(static_cast<int>(shards.size()), options.threads,
               [&](int s) { shards[s] = BackwardShard(context, s); });
@@ -147,21 +164,13 @@ Weights<S> ComputeGradient(GradientMethod method, const NetworkModel<S>& model,
   return grad;
 }
 
-template Weights<float> ComputeGradient(GradientMethod,
-                                        const NetworkModel<float>&,
-                                        const Mat<float>&,
-                                        const SparseRows<float>&,
-                                        const Trajectory<float>&,
-                                        const Mat<float>&,
-                                        const SpikeLossGradient<float>&,
-                                        const GradientInputs&);
-template Weights<double> ComputeGradient(GradientMethod,
-                                         const NetworkModel<double>&,
-                                         const Mat<double>&,
-                                         const SparseRows<double>&,
-                                         const Trajectory<double>&,
-                                         const Mat<double>&,
-                                         const SpikeLossGradient<double>&,
-                                         const GradientInputs&);
+template Weights<float> ComputeGradient(
+    GradientMethod, const NetworkModel<float>&, const Mat<float>&,
+    const SparseRows<float>&, const Trajectory<float>&, const Mat<float>&,
+    const SpikeLossGradient<float>&, const GradientInputs&);
+template Weights<double> ComputeGradient(
+    GradientMethod, const NetworkModel<double>&, const Mat<double>&,
+    const SparseRows<double>&, const Trajectory<double>&, const Mat<double>&,
+    const SpikeLossGradient<double>&, const GradientInputs&);
 
 }  // namespace eprop

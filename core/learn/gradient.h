@@ -8,6 +8,11 @@
 //   q(t)     = -beta psi(t) gz(t) + rho q(t+1)           (= dE/da(t))
 //   dE/dW_in  = c_in sum_t delta(t) x(t)^T,  dE/dW_rec = c_in sum_t
 //   delta(t) z(t-1)^T,  dE/dW_out = sum_t gyf(t) (1 - kappa) z(t)^T.
+// z(-1) is zero, or trajectory.initial_z when the simulation started from a
+// carried state (SimulateFrom), which is a constant: nothing flows into it;
+// dE/dW_out then also gets kappa gyf(0) zf(-1)^T from the carried readout
+// trace trajectory.initial_zf (y(t) = W_out zf(t) and zf(t) holds
+// kappa^(t+1) zf(-1)).
 // The bracketed recurrent/reset term is present for BPTT (with B = W_out^T)
 // and absent for e-prop: that is eprop-math.md section 6's offline form
 // (q and delta), which equals stop-gradient BPTT. Presynaptic terms are
@@ -40,8 +45,7 @@ struct GradientInputs {
 template <typename S>
 Weights<S> ComputeGradient(GradientMethod method, const NetworkModel<S>& model,
                            const Mat<S>& feedback, const SparseRows<S>& inputs,
-                           const Trajectory<S>& trajectory,
-                           const Mat<S>& dE_dy,
+                           const Trajectory<S>& trajectory, const Mat<S>& dE_dy,
                            const SpikeLossGradient<S>& dE_dz_direct,
                            const GradientInputs& options);
 

@@ -40,6 +40,10 @@ void RequireTrajectoryShapes(const NetworkConfig& config, const MatD& x,
   RequireShape(trajectory.z, steps, config.n_rec(), "trajectory.z");
   RequireShape(trajectory.psi, steps, config.n_rec(), "trajectory.psi");
   RequireShape(trajectory.zf, steps, config.n_rec(), "trajectory.zf");
+  if (trajectory.initial.z.size() != 0) {
+    RequireShape(trajectory.initial.z, config.n_rec(), 1,
+                 "trajectory.initial.z");
+  }
 }
 
 double Sigmoid(double s) { return 1.0 / (1.0 + std::exp(-s)); }
@@ -49,6 +53,14 @@ double Sigmoid(double s) { return 1.0 / (1.0 + std::exp(-s)); }
 VecD RowOrZero(const MatD& m, int t) {
   if (t < 0 || t >= m.rows()) return VecD::Zero(m.cols());
   return m.row(t).transpose();
+}
+
+// z(t-1) as a vector: row t-1 of trajectory.z, or for t = 0 the spikes of
+// the initial state (zero when that was left empty).
+VecD PreviousSpikes(const SampleTrajectory& trajectory, int t) {
+  if (t > 0) return trajectory.z.row(t - 1).transpose();
+  if (trajectory.initial.z.size() == 0) return VecD::Zero(trajectory.z.cols());
+  return trajectory.initial.z;
 }
 
 // Adds the exact readout gradient of step t:
@@ -118,15 +130,46 @@ void ForEachStepTraces(const NetworkConfig& config, const MatD& x,
     const VecD psi_prev = RowOrZero(trajectory.psi, t - 1);
     const VecD psi = RowOrZero(trajectory.psi, t);
     input.Advance(k, RowOrZero(x, t), psi_prev, psi);
-    recurrent.Advance(k, RowOrZero(trajectory.z, t - 1), psi_prev, psi);
+    // The traces start at zero also after a given initial state (a
+    // constant), so psi(-1) = 0 is right there too; only z^pre(0) = z(-1)
+    // of the recurrent synapses comes from it.
+    recurrent.Advance(k, PreviousSpikes(trajectory, t), psi_prev, psi);
     visit(t, input.e(), recurrent.e());
   }
 }
 
 }  // namespace
 
+SampleState SampleState::Zero(int n_rec) {
+  SampleState s;
+  for (VecD* m : {&s.v, &s.a, &s.r, &s.z, &s.zf}) m->setZero(n_rec);
+  return s;
+}
+
+SampleState FinalState(const SampleTrajectory& trajectory) {
+  const int last = trajectory.steps() - 1;
+  if (last < 0) {
+    std::fprintf(stderr,
+                 "eprop::reference: FinalState of an empty trajectory\n");
+    std::abort();
+  }
+  SampleState s;
+  s.v = trajectory.v.row(last).transpose();
+  s.a = trajectory.a.row(last).transpose();
+  s.r = trajectory.r.row(last).transpose();
+  s.z = trajectory.z.row(last).transpose();
+  s.zf = trajectory.zf.row(last).transpose();
+  return s;
+}
+
 SampleTrajectory Forward(const NetworkConfig& config, const Weights<double>& w,
                          const MatD& x, SpikeFunction spike) {
+  return Forward(config, w, x, SampleState::Zero(config.n_rec()), spike);
+}
+
+SampleTrajectory Forward(const NetworkConfig& config, const Weights<double>& w,
+                         const MatD& x, const SampleState& initial,
+                         SpikeFunction spike) {
   RequireWeightShapes(config, w);
   const int steps = static_cast<int>(x.rows());
   RequireShape(x, steps, config.n_in, "x");
@@ -141,13 +184,19 @@ SampleTrajectory Forward(const NetworkConfig& config, const Weights<double>& w,
     m->setZero(steps, n_rec);
   }
   out.y.setZero(steps, n_out);
+  RequireShape(initial.v, n_rec, 1, "initial.v");
+  RequireShape(initial.a, n_rec, 1, "initial.a");
+  RequireShape(initial.r, n_rec, 1, "initial.r");
+  RequireShape(initial.z, n_rec, 1, "initial.z");
+  RequireShape(initial.zf, n_rec, 1, "initial.zf");
+  out.initial = initial;
 
-  // State after the previous step; zero before the first one.
-  VecD v = VecD::Zero(n_rec);
-  VecD a = VecD::Zero(n_rec);
-  VecD r = VecD::Zero(n_rec);
-  VecD z_prev = VecD::Zero(n_rec);
-  VecD zf = VecD::Zero(n_rec);
+  // State after the previous step; `initial` before the first one.
+  VecD v = initial.v;
+  VecD a = initial.a;
+  VecD r = initial.r;
+  VecD z_prev = initial.z;
+  VecD zf = initial.zf;
   VecD z = VecD::Zero(n_rec);
 
   for (int t = 0; t < steps; ++t) {
@@ -225,7 +274,6 @@ BpttResult Bptt(const NetworkConfig& config, const Weights<double>& w,
   RequireShape(dE_dz_direct, steps, n_rec, "dE_dz_direct");
   const NeuronConstants k = MakeNeuronConstants(config);
   const MatD& psi = trajectory.psi;
-  const MatD& z = trajectory.z;
 
   BpttResult result;
   result.grad = Weights<double>::ZerosLike(w);
@@ -283,15 +331,16 @@ BpttResult Bptt(const NetworkConfig& config, const Weights<double>& w,
     }
     // v_j(t) = ... + c_in_j (sum_i W_in_ji x_i(t) + sum_i W_rec_ji z_i(t-1)):
     //   dE/dW_in_ji += dE/dv_j(t) c_in_j x_i(t)
-    //   dE/dW_rec_ji += dE/dv_j(t) c_in_j z_i(t-1)   (i != j, z(-1) = 0)
+    //   dE/dW_rec_ji += dE/dv_j(t) c_in_j z_i(t-1)   (i != j; z(-1) is the
+    //   initial state's spikes, a constant, zero by default)
+    const VecD z_prev = PreviousSpikes(trajectory, t);
     for (int j = 0; j < n_rec; ++j) {
       for (int i = 0; i < n_in; ++i) {
         result.grad.w_in(j, i) += dE_dv[j] * k.c_in[j] * x(t, i);
       }
-      if (t == 0) continue;
       for (int i = 0; i < n_rec; ++i) {
         if (i == j) continue;
-        result.grad.w_rec(j, i) += dE_dv[j] * k.c_in[j] * z(t - 1, i);
+        result.grad.w_rec(j, i) += dE_dv[j] * k.c_in[j] * z_prev[i];
       }
     }
     std::swap(dE_dv, dE_dv_next);

@@ -11,7 +11,13 @@
 //
 // Conventions (the same as core/sim/network_step.cc):
 //   - row t = 0..T-1 of every [T x .] matrix is the paper's step t = 1..T;
-//   - all state (v, a, r, z, zf, traces) is zero before the first step;
+//   - all state (v, a, r, z, zf, traces) is zero before the first step,
+//     unless Forward is given an initial SampleState (an unroll that
+//     continues a previous one). The initial state is a constant: no
+//     gradient flows into it, the eligibility traces start at zero, its
+//     spikes z enter the gradient as the presynaptic z(-1) of the recurrent
+//     synapses at the first step, and its zf decays on in the recorded zf,
+//     which dE/dW_out reads;
 //   - neurons 0..n_lif-1 are LIF, n_lif..n_rec-1 are ALIF;
 //   - u_j(t) = (v_j(t) - A_j(t)) / v_th, a spike needs u > 0 strictly;
 //   - neuron j is refractory at step t iff r_j(t-1) > 0, and then z_j(t) = 0
@@ -42,6 +48,19 @@ enum class SpikeFunction {
   kSigmoid,
 };
 
+// The state of one sample's network between two steps: everything the next
+// step reads. Every vector is [n_rec].
+struct SampleState {
+  VecD v;   // membrane potential
+  VecD a;   // adaptation variable
+  VecD r;   // refractory counter
+  VecD z;   // spikes of the last step (smooth values for kSigmoid)
+  VecD zf;  // filtered spikes of the readout
+
+  // The state before the first step of a fresh sample: all zero.
+  static SampleState Zero(int n_rec);
+};
+
 // The recorded forward pass of one sample. Rows are time steps.
 struct SampleTrajectory {
   MatD v;          // [T x n_rec] membrane potential v(t)
@@ -52,6 +71,10 @@ struct SampleTrajectory {
   MatD r;          // [T x n_rec] refractory counter r(t), driven by H(u)
   MatD zf;         // [T x n_rec] filtered spikes zf(t)
   MatD y;          // [T x n_out] readout y(t)
+  // The state before the first step (Forward sets it; the zero state unless
+  // one was given). Vectors left empty count as zero, so trajectories built
+  // by hand need not set it.
+  SampleState initial;
 
   int steps() const { return static_cast<int>(z.rows()); }
 };
@@ -63,6 +86,20 @@ struct SampleTrajectory {
 SampleTrajectory Forward(const NetworkConfig& config, const Weights<double>& w,
                          const MatD& x,
                          SpikeFunction spike = SpikeFunction::kHeaviside);
+
+// The same from a given state (e.g. FinalState of the previous unroll), with
+// every vector of `initial` of size n_rec. Forward(config, w, x1) followed by
+// Forward(config, w, x2, FinalState(...)) reproduces Forward over x1 then x2
+// exactly. Bptt, EpropGradient and FactorizedGradient of the result treat
+// the initial state as a constant (the stop-gradient at the boundary of an
+// unroll, as in the reference Atari code).
+SampleTrajectory Forward(const NetworkConfig& config, const Weights<double>& w,
+                         const MatD& x, const SampleState& initial,
+                         SpikeFunction spike = SpikeFunction::kHeaviside);
+
+// The state after the last step of `trajectory` (which needs T >= 1), to
+// start the next unroll from.
+SampleState FinalState(const SampleTrajectory& trajectory);
 
 struct BpttResult {
   // dE/dW_in, dE/dW_rec (zero diagonal), dE/dW_out and dE/db (zero unless

@@ -35,11 +35,33 @@ struct Trajectory {
   // Recorded only when SimulateOptions::record_state is set.
   Mat<S> v;          // [T*B x n_rec] membrane potential
   Mat<S> threshold;  // [T*B x n_rec] adaptive threshold A
+  // [B x n_rec] spikes z(-1) and filtered spikes zf(-1) of the step before
+  // the first, when the simulation started from a given state
+  // (SimulateFrom); empty (0 x 0) for the zero state. Constants for the
+  // gradient passes: z(-1) is the presynaptic input of the recurrent
+  // synapses at t = 0, and W_out also multiplies the decaying kappa^(t+1)
+  // zf(-1) in y(t).
+  Mat<S> initial_z;
+  Mat<S> initial_zf;
 
   // Spike counts per neuron, summed over batch and time.
   VecD SpikeCountPerNeuron() const;
   // z as a dense [T*B x n_rec] matrix of 0/1.
   Mat<S> DenseSpikes() const;
+};
+
+// The state of `batch` networks between two steps, carried from the end of
+// one simulated segment (an unroll) to the start of the next. Row b belongs
+// to sample b; every matrix is [batch x n_rec]. zf is the filtered spike
+// trace of the readout, zf(t) = kappa zf(t-1) + (1 - kappa) z(t), so that
+// y = W_out zf + b holds with whatever W_out the next segment uses.
+template <typename S>
+struct CarriedState {
+  Mat<S> v, a, refractory, z, zf;
+
+  // The state of fresh networks: all zero.
+  static CarriedState Zero(int n_rec, int batch);
+  int batch() const { return static_cast<int>(v.rows()); }
 };
 
 struct SimulateOptions {
@@ -56,6 +78,21 @@ template <typename S>
 void Simulate(const NetworkModel<S>& model, const SparseRows<S>& inputs,
               int steps, int batch, const SimulateOptions& options,
               Trajectory<S>* traj);
+
+// The same, starting from `initial` (nullptr: the zero state; otherwise of
+// shape [batch x model.n_rec], with 0/1 spikes z) instead of the zero state,
+// and writing the state after the last step into *final_state unless it is
+// nullptr (it may be the same object as `initial`). Simulating T1 steps and
+// then T2 steps from the carried state reproduces one simulation of T1 + T2
+// steps (y to rounding: the carried readout is rebuilt from zf). The initial
+// state is a constant for ComputeGradient: traces start at zero and only
+// initial->z and initial->zf enter, through traj->initial_z and
+// traj->initial_zf.
+template <typename S>
+void SimulateFrom(const NetworkModel<S>& model, const SparseRows<S>& inputs,
+                  int steps, int batch, const SimulateOptions& options,
+                  const CarriedState<S>* initial, Trajectory<S>* traj,
+                  CarriedState<S>* final_state);
 
 // Convenience form returning a new trajectory.
 template <typename S>
