@@ -47,7 +47,7 @@ ABSL_FLAG(double, seconds, 1.5,
 ABSL_FLAG(double, max_case_seconds, 4.0,
           "skip a case whose 3 compute-only chunks are estimated to take "
           "longer than this");
-ABSL_FLAG(int, pipeline_depth, 2,
+ABSL_FLAG(int, pipeline_depth, 4,
           "chunks in flight in the pipelined runs (1 to "
           "SessionClient::max_in_flight())");
 ABSL_FLAG(bool, json, true, "JSON lines (the only output format)");
