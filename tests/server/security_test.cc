@@ -49,6 +49,33 @@ TEST(AuthTest, JobRpcsNeedTheRightToken) {
                   .ok());
 }
 
+TEST(AuthTest, SessionStreamsNeedTheRightToken) {
+  ServerOptions options;
+  options.token = kToken;
+  InProcessServer server(options);
+  auto networks = server.NetworkStub();
+  v1::SessionRequest open;
+  open.mutable_open()->set_network_id("net-000001");
+  open.mutable_open()->set_batch_size(1);
+  for (const std::string& token : {std::string(), std::string("wrong")}) {
+    auto context = Context(token);
+    auto stream = networks->Session(context.get());
+    stream->Write(open);
+    v1::SessionResponse response;
+    EXPECT_FALSE(stream->Read(&response));
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(status.error_message().find(kToken), std::string::npos);
+  }
+  // With the token the stream is served (the network does not exist).
+  auto context = Context(kToken);
+  auto stream = networks->Session(context.get());
+  ASSERT_TRUE(stream->Write(open));
+  v1::SessionResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST(AuthTest, TokenFileMustHoldAUsableToken) {
   const std::string dir = testing::MakeTempDir();
   EXPECT_TRUE(Authenticator::FromTokenFile("").ok());
