@@ -52,6 +52,35 @@ inline void KernelRange(int in, int out_n, const ConvGeometry& g, int* lo,
   *hi = std::min(g.kernel - 1, in);
 }
 
+// Calls tap(value, output, weight_row) for every (output position, kernel
+// offset) that each input event k (index idx[k], value values[k], or 1 when
+// values is null) reaches: output is the position's first neuron index
+// ((oy * out_w + ox) * filters) and weight_row the first element of the
+// kernel weights' row for that offset and the event's channel.
+template <typename S, typename Tap>
+void ForEachEventTap(const ConvGeometry& g, const int32_t* idx,
+                     const S* values, int64_t n, Tap&& tap) {
+  const int nf = g.filters, k = g.kernel, st = g.stride;
+  const int oh = g.out_h(), ow = g.out_w();
+  for (int64_t e = 0; e < n; ++e) {
+    const Pixel p = Decode(g, idx[e]);
+    const S val = values ? values[e] : S(1);
+    int ky0, ky1, kx0, kx1;
+    KernelRange(p.y, oh, g, &ky0, &ky1);
+    KernelRange(p.x, ow, g, &kx0, &kx1);
+    for (int ky = ky0; ky <= ky1; ++ky) {
+      if ((p.y - ky) % st != 0) continue;
+      const int oy = (p.y - ky) / st;
+      for (int kx = kx0; kx <= kx1; ++kx) {
+        if ((p.x - kx) % st != 0) continue;
+        const int ox = (p.x - kx) / st;
+        tap(val, (static_cast<int64_t>(oy) * ow + ox) * nf,
+            (static_cast<int64_t>(ky * k + kx) * g.in_c + p.c) * nf);
+      }
+    }
+  }
+}
+
 // The LIF update of section 1 (beta = 0) for n neurons, as selects over
 // restrict pointers so that the compiler vectorises it.
 template <typename S>
@@ -246,27 +275,13 @@ template <typename S>
 void ConvAccumulateEvents(const ConvGeometry& g, const Mat<S>& w,
                           const int32_t* idx, const S* values, int64_t n,
                           S* current) {
-  const int nf = g.filters, k = g.kernel, st = g.stride;
-  const int oh = g.out_h(), ow = g.out_w();
-  for (int64_t e = 0; e < n; ++e) {
-    const Pixel p = Decode(g, idx[e]);
-    const S val = values ? values[e] : S(1);
-    int ky0, ky1, kx0, kx1;
-    KernelRange(p.y, oh, g, &ky0, &ky1);
-    KernelRange(p.x, ow, g, &kx0, &kx1);
-    for (int ky = ky0; ky <= ky1; ++ky) {
-      if ((p.y - ky) % st != 0) continue;
-      const int oy = (p.y - ky) / st;
-      for (int kx = kx0; kx <= kx1; ++kx) {
-        if ((p.x - kx) % st != 0) continue;
-        const int ox = (p.x - kx) / st;
-        S* __restrict out = current + (static_cast<int64_t>(oy) * ow + ox) * nf;
-        const S* __restrict wq =
-            w.data() + (static_cast<int64_t>(ky * k + kx) * g.in_c + p.c) * nf;
-        for (int f = 0; f < nf; ++f) out[f] += val * wq[f];
-      }
-    }
-  }
+  const int nf = g.filters;
+  ForEachEventTap(g, idx, values, n,
+                  [&](S val, int64_t output, int64_t weight_row) {
+                    S* __restrict out = current + output;
+                    const S* __restrict wq = w.data() + weight_row;
+                    for (int f = 0; f < nf; ++f) out[f] += val * wq[f];
+                  });
 }
 
 template <typename S>
@@ -299,29 +314,13 @@ template <typename S>
 void ConvCorrelateEvents(const ConvGeometry& g, const S* delta,
                          const int32_t* idx, const S* values, int64_t n,
                          Mat<S>* dw) {
-  const int nf = g.filters, k = g.kernel, st = g.stride;
-  const int oh = g.out_h(), ow = g.out_w();
-  for (int64_t e = 0; e < n; ++e) {
-    const Pixel p = Decode(g, idx[e]);
-    const S val = values ? values[e] : S(1);
-    int ky0, ky1, kx0, kx1;
-    KernelRange(p.y, oh, g, &ky0, &ky1);
-    KernelRange(p.x, ow, g, &kx0, &kx1);
-    for (int ky = ky0; ky <= ky1; ++ky) {
-      if ((p.y - ky) % st != 0) continue;
-      const int oy = (p.y - ky) / st;
-      for (int kx = kx0; kx <= kx1; ++kx) {
-        if ((p.x - kx) % st != 0) continue;
-        const int ox = (p.x - kx) / st;
-        const S* __restrict d =
-            delta + (static_cast<int64_t>(oy) * ow + ox) * nf;
-        S* __restrict wq =
-            dw->data() +
-            (static_cast<int64_t>(ky * k + kx) * g.in_c + p.c) * nf;
-        for (int f = 0; f < nf; ++f) wq[f] += val * d[f];
-      }
-    }
-  }
+  const int nf = g.filters;
+  ForEachEventTap(g, idx, values, n,
+                  [&](S val, int64_t output, int64_t weight_row) {
+                    const S* __restrict d = delta + output;
+                    S* __restrict wq = dw->data() + weight_row;
+                    for (int f = 0; f < nf; ++f) wq[f] += val * d[f];
+                  });
 }
 
 // ---------------------------------------------------------------------------
