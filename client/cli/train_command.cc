@@ -13,6 +13,7 @@
 #include "client/cli/args.h"
 #include "client/cli/metrics_format.h"
 #include "client/cli/plots.h"
+#include "client/cli/rl_train_command.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 
@@ -28,7 +29,10 @@ const std::vector<FlagSpec>& TrainFlags() {
       {"local", true,
        "train in this process (required; eprop submit trains on eprop-server)",
        ""},
-      {"task", false, "evidence_accumulation or pattern_generation", ""},
+      {"task", false,
+       "evidence_accumulation, pattern_generation or breakout (reward-based "
+       "e-prop, see below)",
+       ""},
       {"algorithm", false,
        "bptt, eprop_symmetric, eprop_random or eprop_adaptive", "eprop_random"},
       {"seed", false, "seed of weights, feedback and data", "1"},
@@ -73,6 +77,38 @@ constexpr char kTrainUsage[] =
     "eligibility traces). Ctrl-C stops the run cleanly at an iteration "
     "boundary and\n"
     "saves a checkpoint that --resume continues exactly.\n\n";
+
+// Every flag train takes: the table above and the --task breakout ones.
+const std::vector<FlagSpec>& AllTrainFlags() {
+  static const auto* flags = [] {
+    auto* all = new std::vector<FlagSpec>(TrainFlags());
+    all->insert(all->end(), RlTrainFlags().begin(), RlTrainFlags().end());
+    return all;
+  }();
+  return *flags;
+}
+
+// The flags of TrainFlags() that --task breakout also takes.
+bool IsSharedFlag(const std::string& name) {
+  for (const char* shared :
+       {"local", "task", "seed", "threads", "out", "output", "help"}) {
+    if (name == shared) return true;
+  }
+  return false;
+}
+
+// A flag set on the command line that the task does not take, as a usage
+// error message; empty if there is none.
+std::string FlagNotForTask(const Args& args, const std::string& task, bool rl) {
+  for (const FlagSpec& f : rl ? TrainFlags() : RlTrainFlags()) {
+    if (args.Has(f.name) && !IsSharedFlag(f.name)) {
+      return rl ? absl::StrCat("--", f.name, " does not apply to --task ", task)
+                : absl::StrCat("--", f.name,
+                               " applies only to --task breakout");
+    }
+  }
+  return "";
+}
 
 int UsageError(const std::string& message) {
   std::cerr << "eprop train: " << message << " (see eprop train --help)\n";
@@ -146,15 +182,23 @@ absl::StatusOr<ParsedTrainArgs> ParseTrainArgs(const Args& args) {
 }  // namespace
 
 int RunTrainCommand(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = Args::Parse(argv, TrainFlags());
+  absl::StatusOr<Args> args = Args::Parse(argv, AllTrainFlags());
   if (!args.ok()) return UsageError(std::string(args.status().message()));
   if (args->Has("help")) {
-    std::cout << kTrainUsage << FlagHelp(TrainFlags());
+    std::cout << kTrainUsage << FlagHelp(TrainFlags()) << RlTrainUsage()
+              << FlagHelp(RlTrainFlags());
     return 0;
   }
   if (!args->positional().empty()) {
     return UsageError("unexpected argument '" + args->positional()[0] + "'");
   }
+  const std::string task = args->GetString("task");
+  const bool rl = IsRlTask(task);
+  if (const std::string wrong = FlagNotForTask(*args, task, rl);
+      !wrong.empty()) {
+    return UsageError(wrong);
+  }
+  if (rl) return RunRlTrainCommand(*args);
   absl::StatusOr<ParsedTrainArgs> parsed = ParseTrainArgs(*args);
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =

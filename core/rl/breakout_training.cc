@@ -29,8 +29,8 @@ absl::Status BreakoutTrainingOptions::Validate() const {
 
 absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
     const BreakoutTrainingOptions& options,
-    const BreakoutTrainingCallback& on_report,
-    const std::atomic<bool>* cancel) {
+    const BreakoutTrainingCallback& on_report, const std::atomic<bool>* cancel,
+    TrainingCheckpoint* final_state) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   AgentConfig agent_config = options.agent;
   agent_config.num_envs = options.num_envs;
@@ -120,6 +120,7 @@ absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
   last_returns_sum =
       std::accumulate(last_returns.begin(), last_returns.end(), 0.0);
   fill(true);
+  if (final_state != nullptr) *final_state = (*agent)->SaveState();
   if (on_report) on_report(m);
   return m;
 }

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "core/env/breakout.h"
 #include "core/rl/actor_critic_agent.h"
+#include "core/train/checkpoint.h"
 
 namespace eprop {
 
@@ -55,11 +56,13 @@ using BreakoutTrainingCallback =
 
 // Trains until options.frames frames are done or *cancel becomes true
 // (checked every decision). Returns the final metrics, or an error if the
-// options are invalid.
+// options are invalid. If final_state is not null, it receives the agent's
+// SaveState() at the end of the run (also when cancelled).
 absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
     const BreakoutTrainingOptions& options,
     const BreakoutTrainingCallback& on_report = nullptr,
-    const std::atomic<bool>* cancel = nullptr);
+    const std::atomic<bool>* cancel = nullptr,
+    TrainingCheckpoint* final_state = nullptr);
 
 }  // namespace eprop
 
