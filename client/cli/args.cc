@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace eprop::cli {
 
@@ -14,7 +15,8 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
   std::map<std::string, const FlagSpec*> known;
   for (const FlagSpec& spec : specs) {
     known[spec.name] = &spec;
-    if (!spec.default_value.empty()) args.defaults_[spec.name] = spec.default_value;
+    if (!spec.default_value.empty())
+      args.defaults_[spec.name] = spec.default_value;
   }
   for (size_t k = 0; k < argv.size(); ++k) {
     const std::string& arg = argv[k];
@@ -66,9 +68,9 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t lo,
   const std::string text = GetString(name);
   int64_t value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < lo || value > hi) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " must be an integer in [", lo, ", ", hi, "], got '",
-        text, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be an integer in [", lo, ", ", hi,
+                     "], got '", text, "'"));
   }
   return value;
 }
@@ -79,19 +81,35 @@ absl::StatusOr<double> Args::GetDouble(const std::string& name, double lo,
   double value = 0;
   if (!absl::SimpleAtod(text, &value) || !std::isfinite(value) || value < lo ||
       value > hi) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, " must be a number in [", lo, ", ", hi, "], got '", text,
-        "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a number in [", lo, ", ", hi,
+                     "], got '", text, "'"));
   }
   return value;
+}
+
+absl::StatusOr<std::string> Args::GetChoice(
+    const std::string& name, const std::vector<std::string>& choices) const {
+  const std::string value = GetString(name);
+  for (const std::string& choice : choices) {
+    if (value == choice) return value;
+  }
+  const std::string last = choices.empty() ? "" : choices.back();
+  const std::string list =
+      choices.size() < 2 ? last
+                         : absl::StrCat(absl::StrJoin(choices.begin(),
+                                                      choices.end() - 1, ", "),
+                                        " or ", last);
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", name, " must be ", list, ", got '", value, "'"));
 }
 
 std::string FlagHelp(const std::vector<FlagSpec>& specs) {
   std::string out;
   for (const FlagSpec& spec : specs) {
-    const std::string left =
-        spec.boolean ? absl::StrCat("--", spec.name)
-                     : absl::StrCat("--", spec.name, "=VALUE");
+    const std::string left = spec.boolean
+                                 ? absl::StrCat("--", spec.name)
+                                 : absl::StrCat("--", spec.name, "=VALUE");
     absl::StrAppendFormat(&out, "  %-26s %s", left, spec.help);
     if (!spec.default_value.empty()) {
       absl::StrAppend(&out, " (default: ", spec.default_value, ")");

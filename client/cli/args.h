@@ -16,8 +16,8 @@
 namespace eprop::cli {
 
 struct FlagSpec {
-  std::string name;       // without the leading "--"
-  bool boolean = false;   // takes no value
+  std::string name;      // without the leading "--"
+  bool boolean = false;  // takes no value
   std::string help;
   std::string default_value;
 };
@@ -34,6 +34,10 @@ class Args {
                                  int64_t hi) const;
   absl::StatusOr<double> GetDouble(const std::string& name, double lo,
                                    double hi) const;
+  // The value of `name` if it is one of `choices`; else INVALID_ARGUMENT
+  // "--name must be a or b, got 'x'".
+  absl::StatusOr<std::string> GetChoice(
+      const std::string& name, const std::vector<std::string>& choices) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

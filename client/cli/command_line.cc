@@ -40,14 +40,14 @@ ParsedCommand ParseCommand(const CommandSpec& spec,
   }
   parsed.json = options.json;
   if (args->Has("output")) {
-    const std::string output = args->GetString("output");
-    if (output != "table" && output != "json") {
-      parsed.exit_code = UsageError(
-          spec.name,
-          absl::StrCat("--output must be table or json, got '", output, "'"));
+    absl::StatusOr<std::string> output =
+        args->GetChoice("output", {"table", "json"});
+    if (!output.ok()) {
+      parsed.exit_code =
+          UsageError(spec.name, std::string(output.status().message()));
       return parsed;
     }
-    parsed.json = output == "json";
+    parsed.json = *output == "json";
   }
   parsed.args = std::move(*args);
   return parsed;

@@ -59,12 +59,10 @@ absl::StatusOr<GlobalOptions> ToOptions(const Args& args) {
   }
   options.token_file = args.GetString("token-file");
   options.tls_ca_file = args.GetString("tls-ca");
-  const std::string output = args.GetString("output");
-  if (output != "table" && output != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--output must be table or json, got '", output, "'"));
-  }
-  options.json = output == "json";
+  absl::StatusOr<std::string> output =
+      args.GetChoice("output", {"table", "json"});
+  if (!output.ok()) return output.status();
+  options.json = *output == "json";
   absl::StatusOr<int64_t> timeout = args.GetInt("timeout-s", 1, 86400);
   if (!timeout.ok()) return timeout.status();
   options.timeout_s = static_cast<int>(*timeout);

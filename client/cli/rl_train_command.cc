@@ -67,12 +67,10 @@ absl::StatusOr<RlRun> ParseRlArgs(const Args& args) {
   o.env_seed = static_cast<uint64_t>(*seed) * 1000;
   o.agent.seed = static_cast<uint64_t>(*seed);
   o.agent.threads = static_cast<int>(*threads);
-  const std::string output = args.GetString("output");
-  if (output != "table" && output != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--output must be table or json, got '", output, "'"));
-  }
-  run.json = output == "json";
+  absl::StatusOr<std::string> output =
+      args.GetChoice("output", {"table", "json"});
+  if (!output.ok()) return output.status();
+  run.json = *output == "json";
   run.out = args.GetString("out");
   if (run.out.empty()) {
     run.out = absl::StrCat("eprop-runs/", kBreakout, "_seed", *seed);

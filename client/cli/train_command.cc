@@ -164,12 +164,10 @@ absl::StatusOr<ParsedTrainArgs> ParseTrainArgs(const Args& args) {
   p.config.lr_decay_every = *decay_every;
   p.config.lr_decay = *decay;
   p.config.threads = static_cast<int>(*threads);
-  const std::string output = args.GetString("output");
-  if (output != "table" && output != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--output must be table or json, got '", output, "'"));
-  }
-  p.json = output == "json";
+  absl::StatusOr<std::string> output =
+      args.GetChoice("output", {"table", "json"});
+  if (!output.ok()) return output.status();
+  p.json = *output == "json";
   p.out = args.GetString("out");
   if (p.out.empty()) {
     p.out =
