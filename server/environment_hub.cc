@@ -1,0 +1,508 @@
+#include "server/environment_hub.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace eprop::server {
+namespace {
+
+constexpr size_t kMaxNameBytes = 200;
+constexpr int64_t kMaxObservationSize = int64_t{1} << 24;
+
+// The number of values of a shape, or -1 if a dimension is out of range or
+// the product exceeds kMaxObservationSize.
+int64_t ShapeSize(const v1::ObservationSpec& spec) {
+  if (spec.shape_size() == 0) return -1;
+  int64_t size = 1;
+  for (int32_t d : spec.shape()) {
+    if (d < 1) return -1;
+    size *= d;
+    if (size > kMaxObservationSize) return -1;
+  }
+  return size;
+}
+
+std::string ShapeText(const v1::ObservationSpec& spec) {
+  std::string text = "[";
+  for (int i = 0; i < spec.shape_size(); ++i) {
+    absl::StrAppend(&text, i > 0 ? ", " : "", spec.shape(i));
+  }
+  return text + "]";
+}
+
+absl::Status CheckSpec(const v1::ObservationSpec& spec, const char* what) {
+  if (spec.kind() != v1::OBSERVATION_KIND_FEATURES &&
+      spec.kind() != v1::OBSERVATION_KIND_RGB_FRAME &&
+      spec.kind() != v1::OBSERVATION_KIND_SPIKES) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ".kind must be FEATURES, RGB_FRAME or SPIKES, got ",
+                     static_cast<int>(spec.kind())));
+  }
+  if (ShapeSize(spec) < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ".shape must have dimensions >= 1 and at most ",
+        kMaxObservationSize, " values, got ", ShapeText(spec)));
+  }
+  if (spec.kind() == v1::OBSERVATION_KIND_RGB_FRAME &&
+      (spec.shape_size() != 3 || spec.shape(2) != 3)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ".shape of an RGB_FRAME must be [height, width, 3], got ",
+        ShapeText(spec)));
+  }
+  return absl::OkStatus();
+}
+
+bool SameSpec(const v1::ObservationSpec& a, const v1::ObservationSpec& b) {
+  if (a.kind() != b.kind() || a.shape_size() != b.shape_size()) return false;
+  for (int i = 0; i < a.shape_size(); ++i) {
+    if (a.shape(i) != b.shape(i)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status EnvironmentHubOptions::Validate() const {
+  if (absl::Status s = CheckSpec(observation_spec, "observation_spec");
+      !s.ok()) {
+    return s;
+  }
+  if (agent.network.n_in != ShapeSize(observation_spec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "agent.network.n_in must be the observation size ",
+        ShapeSize(observation_spec), ", got ", agent.network.n_in));
+  }
+  if (agent.network.readout_bias) {
+    return absl::InvalidArgumentError(
+        "agent.network.readout_bias must be off: filler decisions of empty "
+        "slots would train the bias");
+  }
+  if (max_queueing_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_queueing_delay must be >= 0, got ",
+                     absl::FormatDuration(max_queueing_delay)));
+  }
+  return agent.Validate();
+}
+
+absl::StatusOr<std::unique_ptr<EnvironmentHub>> EnvironmentHub::Create(
+    EnvironmentHubOptions options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ActorCriticAgent>> agent =
+      ActorCriticAgent::Create(options.agent);
+  if (!agent.ok()) return agent.status();
+  return std::unique_ptr<EnvironmentHub>(
+      new EnvironmentHub(std::move(options), *std::move(agent)));
+}
+
+EnvironmentHub::EnvironmentHub(EnvironmentHubOptions options,
+                               std::unique_ptr<ActorCriticAgent> agent)
+    : options_(std::move(options)),
+      n_in_(options_.agent.network.n_in),
+      agent_(std::move(agent)),
+      slots_(options_.agent.num_envs),
+      generation_(new std::atomic<uint64_t>[options_.agent.num_envs]) {
+  for (int b = 0; b < options_.agent.num_envs; ++b) generation_[b] = 0;
+}
+
+EnvironmentHub::~EnvironmentHub() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Time EnvironmentHub::Now() const {
+  return options_.clock ? options_.clock() : absl::Now();
+}
+
+absl::Status EnvironmentHub::CheckOpen(const v1::EnvironmentOpen& open) const {
+  if (open.name().size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name must be at most ", kMaxNameBytes, " bytes, got ",
+        open.name().size()));
+  }
+  if (open.run_id().empty() || open.run_id().size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "run_id must be 1 to ", kMaxNameBytes, " bytes, got ",
+        open.run_id().size()));
+  }
+  if (absl::Status s = CheckSpec(open.observation_spec(), "observation_spec");
+      !s.ok()) {
+    return s;
+  }
+  if (open.num_actions() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_actions must be >= 1, got ", open.num_actions()));
+  }
+  if (open.job_id() != options_.job_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job_id is ", open.job_id(), ", this is job ", options_.job_id));
+  }
+  if (!SameSpec(open.observation_spec(), options_.observation_spec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "observation_spec must equal the job's (kind ",
+        v1::ObservationKind_Name(options_.observation_spec.kind()), ", shape ",
+        ShapeText(options_.observation_spec), "), got kind ",
+        v1::ObservationKind_Name(open.observation_spec().kind()), ", shape ",
+        ShapeText(open.observation_spec())));
+  }
+  if (open.num_actions() != options_.agent.n_actions) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "num_actions must equal the job's ", options_.agent.n_actions,
+        ", got ", open.num_actions()));
+  }
+  return absl::OkStatus();
+}
+
+void EnvironmentHub::ResetSlotLocked(Slot* slot) {
+  slot->ready = false;
+  slot->awaiting_action = false;
+  slot->has_sequence = false;
+  slot->fresh = true;
+  slot->episode_return = 0.0;
+}
+
+absl::StatusOr<SlotHandle> EnvironmentHub::Join(
+    const v1::EnvironmentOpen& open, ActionSink sink) {
+  if (absl::Status s = CheckOpen(open); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  for (int b = 0; b < static_cast<int>(slots_.size()); ++b) {
+    Slot& slot = slots_[b];
+    if (slot.occupied) continue;
+    slot.occupied = true;
+    slot.name = open.name();
+    slot.run_id = open.run_id();
+    slot.sink = std::make_shared<const ActionSink>(std::move(sink));
+    // `participated` stays: if the previous tenant was in the last
+    // decision, that participation is cut at the next one.
+    ResetSlotLocked(&slot);
+    const uint64_t generation = next_generation_++;
+    generation_[b].store(generation);
+    ++metrics_.connected;
+    return SlotHandle{b, generation};
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "job ", options_.job_id, " has no free environment slot (",
+      slots_.size(), " in use)"));
+}
+
+absl::Status EnvironmentHub::Reopen(const SlotHandle& handle,
+                                    const v1::EnvironmentOpen& open) {
+  if (absl::Status s = CheckOpen(open); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
+      generation_[handle.slot].load() != handle.generation) {
+    return absl::FailedPreconditionError("the environment is not joined");
+  }
+  Slot& slot = slots_[handle.slot];
+  slot.name = open.name();
+  if (slot.run_id == open.run_id()) return absl::OkStatus();
+  slot.run_id = open.run_id();
+  // A queued step is dropped; an undelivered action is still delivered (the
+  // handle is unchanged), so awaiting_action keeps its value.
+  const bool awaiting = slot.awaiting_action && !slot.ready;
+  ResetSlotLocked(&slot);
+  slot.awaiting_action = awaiting;
+  return absl::OkStatus();
+}
+
+void EnvironmentHub::Leave(const SlotHandle& handle) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
+        generation_[handle.slot].load() != handle.generation) {
+      return;
+    }
+    Slot& slot = slots_[handle.slot];
+    slot.occupied = false;
+    slot.sink.reset();
+    ResetSlotLocked(&slot);
+    generation_[handle.slot].store(0);
+    --metrics_.connected;
+  }
+  // Waits for a delivery in progress, which may still hold the old sink.
+  absl::MutexLock wait(&deliver_mu_);
+}
+
+absl::Status EnvironmentHub::Decode(const v1::EnvironmentStep& step,
+                                    std::vector<float>* out) const {
+  if (!std::isfinite(step.reward())) {
+    return absl::InvalidArgumentError("reward must be finite");
+  }
+  out->assign(n_in_, 0.0f);
+  switch (options_.observation_spec.kind()) {
+    case v1::OBSERVATION_KIND_FEATURES: {
+      if (!step.observation().empty()) {
+        return absl::InvalidArgumentError(
+            "a FEATURES observation goes in `features`, not `observation`");
+      }
+      if (step.features_size() != n_in_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("features must have ", n_in_, " values, got ",
+                         step.features_size()));
+      }
+      for (int i = 0; i < n_in_; ++i) {
+        if (!std::isfinite(step.features(i))) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("features[", i, "] is not finite"));
+        }
+        (*out)[i] = step.features(i);
+      }
+      return absl::OkStatus();
+    }
+    case v1::OBSERVATION_KIND_RGB_FRAME: {
+      if (step.features_size() != 0) {
+        return absl::InvalidArgumentError(
+            "an RGB_FRAME observation goes in `observation`, not `features`");
+      }
+      if (static_cast<int64_t>(step.observation().size()) != n_in_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("observation must have ", n_in_, " bytes, got ",
+                         step.observation().size()));
+      }
+      const std::string& bytes = step.observation();
+      for (int i = 0; i < n_in_; ++i) {
+        (*out)[i] = static_cast<uint8_t>(bytes[i]) / 255.0f;
+      }
+      return absl::OkStatus();
+    }
+    case v1::OBSERVATION_KIND_SPIKES: {
+      if (step.features_size() != 0) {
+        return absl::InvalidArgumentError(
+            "a SPIKES observation goes in `observation`, not `features`");
+      }
+      const int64_t bytes_needed = (int64_t{n_in_} + 7) / 8;
+      if (static_cast<int64_t>(step.observation().size()) != bytes_needed) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "observation must have ", bytes_needed, " bytes (", n_in_,
+            " bits), got ", step.observation().size()));
+      }
+      const std::string& bytes = step.observation();
+      for (int i = 0; i < n_in_; ++i) {
+        (*out)[i] = (static_cast<uint8_t>(bytes[i / 8]) >> (i % 8)) & 1u;
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InternalError("the job's observation kind is invalid");
+  }
+}
+
+absl::Status EnvironmentHub::Step(const SlotHandle& handle,
+                                  const v1::EnvironmentStep& step) {
+  std::vector<float> observation;
+  if (absl::Status s = Decode(step, &observation); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
+      generation_[handle.slot].load() != handle.generation) {
+    return absl::FailedPreconditionError(
+        "the environment is not joined: send EnvironmentOpen first");
+  }
+  Slot& slot = slots_[handle.slot];
+  if (slot.awaiting_action) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "step ", step.sequence_number(), " sent before the action for step ",
+        slot.last_sequence));
+  }
+  if (slot.has_sequence && step.sequence_number() <= slot.last_sequence) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sequence_number must increase: got ", step.sequence_number(),
+        " after ", slot.last_sequence));
+  }
+  // Episode-return metrics follow the environment's own view, cuts or not;
+  // the first step after a join or a new run has no previous action.
+  const bool ended = step.terminated() || step.truncated();
+  if (slot.has_sequence) {
+    slot.episode_return += step.reward();
+    if (ended) {
+      RecordEpisodeLocked(slot.episode_return);
+      slot.episode_return = 0.0;
+    }
+  }
+  slot.has_sequence = true;
+  slot.last_sequence = step.sequence_number();
+  slot.sequence_number = step.sequence_number();
+  slot.observation = std::move(observation);
+  slot.reward = step.reward();
+  slot.ended = ended;
+  slot.ready = true;
+  slot.awaiting_action = true;
+  slot.queued_at = Now();
+  return absl::OkStatus();
+}
+
+void EnvironmentHub::RecordEpisodeLocked(double episode_return) {
+  ++metrics_.episodes;
+  last_returns_.push_back(episode_return);
+  if (last_returns_.size() > 100) last_returns_.pop_front();
+  metrics_.avg_return_last100 =
+      std::accumulate(last_returns_.begin(), last_returns_.end(), 0.0) /
+      static_cast<double>(last_returns_.size());
+}
+
+bool EnvironmentHub::DueLocked(absl::Time now) const {
+  bool any_ready = false;
+  bool all_expected = true;
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const Slot& slot : slots_) {
+    if (slot.ready) {
+      any_ready = true;
+      oldest = std::min(oldest, slot.queued_at);
+    } else if (slot.occupied && slot.participated) {
+      all_expected = false;
+    }
+  }
+  if (!any_ready) return false;
+  return all_expected || now >= oldest + options_.max_queueing_delay;
+}
+
+absl::Time EnvironmentHub::NextDeadlineLocked() const {
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const Slot& slot : slots_) {
+    if (slot.ready) oldest = std::min(oldest, slot.queued_at);
+  }
+  return oldest == absl::InfiniteFuture()
+             ? oldest
+             : oldest + options_.max_queueing_delay;
+}
+
+bool EnvironmentHub::Poll() {
+  absl::MutexLock poll_lock(&poll_mu_);
+  const int n = options_.agent.num_envs;
+  std::vector<float> observations(static_cast<size_t>(n) * n_in_, 0.0f);
+  std::vector<float> rewards(n, 0.0f);
+  std::vector<uint8_t> terminated(n, 0);
+  std::vector<uint8_t> real(n, 0);
+  struct Pending {
+    int slot;
+    uint64_t generation;
+    int64_t sequence_number;
+    std::shared_ptr<const ActionSink> sink;
+  };
+  std::vector<Pending> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!DueLocked(Now())) return false;
+    for (int b = 0; b < n; ++b) {
+      Slot& slot = slots_[b];
+      const bool ready = slot.occupied && slot.ready;
+      if (slot.participated) {
+        if (ready && !slot.fresh) {
+          rewards[b] = slot.reward;  // a continuation
+          terminated[b] = slot.ended ? 1 : 0;
+        } else {
+          // Cut: the environment left, re-opened or stalled.
+          terminated[b] = 1;
+          if (slot.occupied && !ready) {
+            ++metrics_.cuts;
+            slot.fresh = true;  // its late step starts over
+          }
+        }
+      } else {
+        // Filler; terminal right before a real environment starts here.
+        terminated[b] = ready ? 1 : 0;
+      }
+      slot.participated = ready;
+      if (ready) {
+        real[b] = 1;
+        std::copy(slot.observation.begin(), slot.observation.end(),
+                  observations.begin() + static_cast<int64_t>(b) * n_in_);
+        slot.ready = false;
+        slot.fresh = false;
+        pending.push_back(
+            {b, generation_[b].load(), slot.sequence_number, slot.sink});
+      }
+    }
+    last_decision_.real = real;
+    if (awaiting_reward_) {
+      last_decision_.rewards = rewards;
+      last_decision_.terminated = terminated;
+    } else {
+      last_decision_.rewards.clear();
+      last_decision_.terminated.clear();
+    }
+  }
+
+  absl::Status status;
+  if (awaiting_reward_) {
+    status = agent_->Reward(rewards.data(), terminated.data());
+  }
+  std::vector<int32_t> actions(n, 0);
+  if (status.ok()) {
+    status = agent_->Act(observations.data(), actions.data());
+    awaiting_reward_ = status.ok();
+  }
+
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Pending& p : pending) {
+      if (generation_[p.slot].load() == p.generation) {
+        slots_[p.slot].awaiting_action = false;
+      }
+    }
+    if (status.ok()) {
+      ++metrics_.decisions;
+      metrics_.frames += static_cast<int64_t>(pending.size());
+    }
+    metrics_.updates = agent_->metrics().updates;
+    metrics_.loss = agent_->metrics().loss;
+  }
+  absl::MutexLock deliver(&deliver_mu_);
+  for (const Pending& p : pending) {
+    if (generation_[p.slot].load() != p.generation) continue;  // left
+    v1::AgentMessage message;
+    if (status.ok()) {
+      message.mutable_action()->set_sequence_number(p.sequence_number);
+      message.mutable_action()->set_action(actions[p.slot]);
+    } else {
+      // Inputs are validated before they are queued; this is a bug.
+      message.set_status_code(static_cast<int32_t>(absl::StatusCode::kInternal));
+      message.set_status_message(std::string(status.message()));
+    }
+    (*p.sink)(message);
+  }
+  return true;
+}
+
+void EnvironmentHub::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void EnvironmentHub::Loop() {
+  // Wakes on every state change (a queued step, a leave) and at the next
+  // queueing deadline; re-checks at least every 50 ms.
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      if (!DueLocked(absl::Now())) {
+        const absl::Time deadline =
+            std::min(NextDeadlineLocked(), absl::Now() + absl::Milliseconds(50));
+        auto due_or_stopping = [this]() {
+          return stopping_ || DueLocked(absl::Now());
+        };
+        mu_.AwaitWithDeadline(absl::Condition(&due_or_stopping), deadline);
+        if (stopping_) return;
+      }
+    }
+    Poll();
+  }
+}
+
+EnvironmentHubMetrics EnvironmentHub::metrics() const {
+  absl::MutexLock lock(&mu_);
+  return metrics_;
+}
+
+HubDecisionRecord EnvironmentHub::last_decision() const {
+  absl::MutexLock lock(&mu_);
+  return last_decision_;
+}
+
+}  // namespace eprop::server

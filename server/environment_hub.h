@@ -1,0 +1,220 @@
+// The environment hub of an RL job (issue 6): one ActorCriticAgent with a
+// fixed number of slots (AgentConfig::num_envs), and the remote
+// environments (proto/eprop/v1/environments.proto) mapped onto them. Pure:
+// no gRPC; a ConnectEnvironment reactor, or a test, calls Join, Step and
+// Leave and receives actions through the ActionSink it registered.
+//
+// Step semantics. An EnvironmentStep carries the observation to act on and
+// the outcome (reward, terminated, truncated) of the environment's previous
+// action; after an episode ended the observation is already the first of
+// the next episode. So the agent's Reward for decision d is called just
+// before its Act for decision d + 1, when the slots' next steps are known.
+//
+// Batching. A decision runs when at least one slot has a queued step and
+// either every slot that took part in the previous decision has sent its
+// next step, or the oldest queued step has waited max_queueing_delay. It
+// feeds the queued observations to their slots and zeros to every other
+// slot, and sends the actions of the queued steps only.
+//
+// The lockstep agent and slots without a step (the choice and its effect on
+// learning). The agent always simulates every slot. A slot without a real
+// observation gets a zero observation, reward 0 and (normally) no terminal
+// flag: a "filler" decision. From the zero network state with zero input
+// the network stays exactly at rest (no spikes, pseudo-derivatives 0), its
+// readout is 0 without a readout bias (the hub refuses readout_bias, which
+// AgentConfig::DefaultNetwork() turns on: a per-slot mask in the agent
+// would lift this and avoid the cut bias below; a follow-up), the
+// policy is uniform and V = 0, so R = A = 0 and dE/dy = 0: filler decisions
+// contribute exactly zero gradient. Their costs: compute for empty slots,
+// and dilution of the mean (the agent divides by U * num_envs, and averages
+// the firing-rate regulariser over all slots), i.e. a smaller effective
+// learning rate when few environments are connected.
+// Every slot is at rest whenever it is filler because a real environment's
+// participation always ends with a terminal transition (which resets its
+// network state): when the episode ends; when the environment leaves,
+// re-opens with a new run id or stalls (a "cut": reward 0, terminal, since
+// the true outcome is unknown or belongs to another run). A cut teaches
+// R = 0 for the cut decision (value and policy bias toward 0 at that one
+// decision), which is why max_queueing_delay should exceed the environments'
+// normal step time; a stalled environment's late step is then accepted as a
+// fresh start (its reward counts toward the episode-return metrics but not
+// toward learning) with a fresh network state. A filler decision is also
+// marked terminal right before a real environment starts in its slot, so no
+// return crosses from filler into the real episode. Truncation is treated as
+// termination (no bootstrap past it), as in core/rl/breakout_training.
+//
+// Threads. All methods are thread-safe. Decisions run on Poll() (tests, with
+// an injected clock) or on the hub's own thread (Start()). Sinks are called
+// outside the hub's state lock but under its delivery lock: a sink must not
+// call into the hub, and after Leave() returns the left environment's sink
+// is never called again.
+#ifndef EPROP_SERVER_ENVIRONMENT_HUB_H_
+#define EPROP_SERVER_ENVIRONMENT_HUB_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/rl/actor_critic_agent.h"
+#include "eprop/v1/environments.pb.h"
+
+namespace eprop::server {
+
+struct EnvironmentHubOptions {
+  std::string job_id;
+  // The agent: num_envs is the number of slots, network.n_in must be the
+  // product of the observation shape, n_actions the environments' number of
+  // actions. readout_bias must be off (see the header comment).
+  AgentConfig agent;
+  v1::ObservationSpec observation_spec;
+  absl::Duration max_queueing_delay = absl::Milliseconds(20);
+  // The time source of Poll(); absl::Now if empty. Start() needs real time.
+  std::function<absl::Time()> clock;
+
+  absl::Status Validate() const;
+};
+
+// Identifies one environment's tenure of a slot; a stale handle (after
+// Leave) is refused.
+struct SlotHandle {
+  int slot = -1;
+  uint64_t generation = 0;
+};
+
+// Receives the AgentMessage (an action) answering a queued step.
+using ActionSink = std::function<void(const v1::AgentMessage&)>;
+
+struct EnvironmentHubMetrics {
+  int connected = 0;        // environments joined now
+  int64_t frames = 0;       // steps answered with an action
+  int64_t decisions = 0;    // agent decisions (batches)
+  int64_t episodes = 0;     // finished episodes (terminated or truncated)
+  double avg_return_last100 = 0.0;  // over the last min(100, episodes)
+  int64_t cuts = 0;         // participations ended by a stall (see above)
+  int64_t updates = 0;      // the agent's weight updates
+  double loss = 0.0;        // the agent's last update
+};
+
+// What the last decision fed the agent (for tests and logs).
+struct HubDecisionRecord {
+  std::vector<uint8_t> real;   // [slots] 1: a queued observation, 0: filler
+  // The Reward() given for the previous decision just before this one
+  // (empty for the first decision).
+  std::vector<float> rewards;
+  std::vector<uint8_t> terminated;
+};
+
+class EnvironmentHub {
+ public:
+  static absl::StatusOr<std::unique_ptr<EnvironmentHub>> Create(
+      EnvironmentHubOptions options);
+  ~EnvironmentHub();  // stops the thread
+  EnvironmentHub(const EnvironmentHub&) = delete;
+  EnvironmentHub& operator=(const EnvironmentHub&) = delete;
+
+  // Checks `open` (INVALID_ARGUMENT if malformed, FAILED_PRECONDITION if the
+  // job id, observation spec or number of actions differ from the job's)
+  // and takes a free slot (RESOURCE_EXHAUSTED if none). The environment
+  // starts with a fresh network state.
+  absl::StatusOr<SlotHandle> Join(const v1::EnvironmentOpen& open,
+                                  ActionSink sink);
+  // A second open on the same connection: the same checks; the same run id
+  // changes nothing, a new one cuts the current participation (fresh
+  // network state) and drops a queued step without answering it.
+  absl::Status Reopen(const SlotHandle& handle,
+                      const v1::EnvironmentOpen& open);
+  // Frees the slot; a queued step is dropped without answer. No-op for a
+  // stale handle.
+  void Leave(const SlotHandle& handle);
+
+  // Checks and queues a step; its action goes to the sink. Errors change
+  // nothing: INVALID_ARGUMENT (observation of the wrong field or size,
+  // non-finite values or reward, sequence number not increasing),
+  // FAILED_PRECONDITION (stale handle, or a step while the previous one
+  // still waits for its action).
+  absl::Status Step(const SlotHandle& handle, const v1::EnvironmentStep& step);
+
+  // Runs one decision if one is due at clock(); true if it ran.
+  bool Poll();
+  // Runs decisions on a thread until the hub is destroyed (real time).
+  void Start();
+
+  EnvironmentHubMetrics metrics() const;
+  HubDecisionRecord last_decision() const;
+  int num_slots() const { return options_.agent.num_envs; }
+
+ private:
+  struct Slot {
+    bool occupied = false;
+    std::string name;
+    std::string run_id;
+    std::shared_ptr<const ActionSink> sink;
+    // A step is queued, not yet decided.
+    bool ready = false;
+    // A step was accepted and its action is not delivered yet.
+    bool awaiting_action = false;
+    std::vector<float> observation;  // the queued step's, decoded
+    int64_t sequence_number = 0;
+    float reward = 0.0f;
+    bool ended = false;  // terminated or truncated
+    absl::Time queued_at;
+    bool has_sequence = false;  // a step was accepted since Join
+    int64_t last_sequence = 0;
+    // The queued step's outcome does not belong to the slot's previous
+    // agent decision (first step after a join, re-open or cut).
+    bool fresh = true;
+    // A real observation of this slot was in the previous decision.
+    bool participated = false;
+    double episode_return = 0.0;
+  };
+
+  explicit EnvironmentHub(EnvironmentHubOptions options,
+                          std::unique_ptr<ActorCriticAgent> agent);
+
+  absl::Time Now() const;
+  absl::Status CheckOpen(const v1::EnvironmentOpen& open) const;
+  // Validates and decodes a step's observation into n_in floats.
+  absl::Status Decode(const v1::EnvironmentStep& step,
+                      std::vector<float>* out) const;
+  bool DueLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The earliest time a decision may become due (InfiniteFuture if none).
+  absl::Time NextDeadlineLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordEpisodeLocked(double episode_return)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResetSlotLocked(Slot* slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Loop();
+
+  const EnvironmentHubOptions options_;
+  const int n_in_;
+
+  absl::Mutex poll_mu_;  // one decision at a time; guards agent_
+  std::unique_ptr<ActorCriticAgent> agent_ ABSL_GUARDED_BY(poll_mu_);
+  bool awaiting_reward_ ABSL_GUARDED_BY(poll_mu_) = false;
+
+  mutable absl::Mutex mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  // Generations are read by the delivery loop without mu_.
+  std::unique_ptr<std::atomic<uint64_t>[]> generation_;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  EnvironmentHubMetrics metrics_ ABSL_GUARDED_BY(mu_);
+  std::deque<double> last_returns_ ABSL_GUARDED_BY(mu_);
+  HubDecisionRecord last_decision_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex deliver_mu_;  // held while sinks are called
+  std::thread thread_;
+};
+
+}  // namespace eprop::server
+
+#endif  // EPROP_SERVER_ENVIRONMENT_HUB_H_

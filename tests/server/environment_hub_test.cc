@@ -1,0 +1,419 @@
+// The environment hub (server/environment_hub.h) driven directly by fake
+// environments, no gRPC: batching, per-message errors, slots, cuts.
+#include "server/environment_hub.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+
+namespace eprop::server {
+namespace {
+
+constexpr int kObs = 16;
+constexpr int kActions = 3;
+constexpr char kJob[] = "job-000001";
+
+EnvironmentHubOptions SmallHub(int slots) {
+  EnvironmentHubOptions o;
+  o.job_id = kJob;
+  o.observation_spec.set_kind(v1::OBSERVATION_KIND_FEATURES);
+  o.observation_spec.add_shape(kObs);
+  o.agent.num_envs = slots;
+  o.agent.n_actions = kActions;
+  o.agent.network.n_in = kObs;
+  o.agent.network.n_lif = 12;
+  o.agent.network.n_alif = 4;
+  o.agent.network.n_out = kActions + 1;
+  o.agent.network.readout_bias = false;  // the default has one; see the hub
+  o.agent.unroll_decisions = 4;
+  o.agent.threads = 1;
+  o.max_queueing_delay = absl::Milliseconds(20);
+  return o;
+}
+
+v1::EnvironmentOpen Open(const std::string& run_id) {
+  v1::EnvironmentOpen open;
+  open.set_job_id(kJob);
+  open.set_name("fake");
+  open.set_run_id(run_id);
+  open.mutable_observation_spec()->set_kind(v1::OBSERVATION_KIND_FEATURES);
+  open.mutable_observation_spec()->add_shape(kObs);
+  open.set_num_actions(kActions);
+  return open;
+}
+
+v1::EnvironmentStep Step(int64_t seq, float fill = 1.0f, float reward = 0.0f,
+                         bool terminated = false) {
+  v1::EnvironmentStep step;
+  step.set_sequence_number(seq);
+  for (int i = 0; i < kObs; ++i) step.add_features(i % 3 == 0 ? fill : 0.0f);
+  step.set_reward(reward);
+  step.set_terminated(terminated);
+  return step;
+}
+
+// A fake environment's end of the hub: collects what its sink receives.
+class FakeEnv {
+ public:
+  ActionSink Sink() {
+    return [this](const v1::AgentMessage& m) {
+      absl::MutexLock lock(&mu_);
+      messages_.push_back(m);
+    };
+  }
+  std::vector<v1::AgentMessage> messages() const {
+    absl::MutexLock lock(&mu_);
+    return messages_;
+  }
+  size_t count() const {
+    absl::MutexLock lock(&mu_);
+    return messages_.size();
+  }
+  // Waits (real time) until `n` messages arrived.
+  bool WaitFor(size_t n, absl::Duration timeout) const {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() { return messages_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<v1::AgentMessage> messages_;
+};
+
+// A hub on a fake clock, polled by the test.
+struct FakeClockHub {
+  explicit FakeClockHub(int slots) {
+    EnvironmentHubOptions o = SmallHub(slots);
+    o.clock = [this] { return now; };
+    absl::StatusOr<std::unique_ptr<EnvironmentHub>> h =
+        EnvironmentHub::Create(o);
+    EXPECT_TRUE(h.ok()) << h.status();
+    hub = *std::move(h);
+  }
+  absl::Time now = absl::UnixEpoch();
+  std::unique_ptr<EnvironmentHub> hub;
+};
+
+TEST(EnvironmentHubTest, ValidatesOptions) {
+  EnvironmentHubOptions o = SmallHub(2);
+  o.agent.network.n_in = kObs + 1;
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = SmallHub(2);
+  o.agent.network.readout_bias = true;
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = SmallHub(2);
+  o.observation_spec.set_kind(v1::OBSERVATION_KIND_UNSPECIFIED);
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EnvironmentHubTest, ActionsComeBackInOrderAndTheAgentLearns) {
+  FakeClockHub h(2);
+  FakeEnv a, b;
+  absl::StatusOr<SlotHandle> ha = h.hub->Join(Open("a"), a.Sink());
+  absl::StatusOr<SlotHandle> hb = h.hub->Join(Open("b"), b.Sink());
+  ASSERT_TRUE(ha.ok() && hb.ok());
+  EXPECT_NE(ha->slot, hb->slot);
+  EXPECT_EQ(h.hub->metrics().connected, 2);
+
+  constexpr int kSteps = 10;  // more than two unrolls of 4 decisions
+  for (int t = 0; t < kSteps; ++t) {
+    ASSERT_TRUE(h.hub->Step(*ha, Step(100 + t, 1.0f, 1.0f)).ok());
+    // Not due: b took part in the last decision and has not stepped yet
+    // (the first decision waits for nobody that took part before).
+    if (t > 0) {
+      EXPECT_FALSE(h.hub->Poll());
+    }
+    ASSERT_TRUE(h.hub->Step(*hb, Step(t, 0.5f, 0.0f, t == 5)).ok());
+    ASSERT_TRUE(h.hub->Poll());
+    if (t == 0) {
+      ASSERT_FALSE(h.hub->Poll());  // both answered in one batch
+    }
+  }
+  const std::vector<v1::AgentMessage> ma = a.messages();
+  const std::vector<v1::AgentMessage> mb = b.messages();
+  ASSERT_EQ(ma.size(), kSteps);
+  ASSERT_EQ(mb.size(), kSteps);
+  for (int t = 0; t < kSteps; ++t) {
+    EXPECT_EQ(ma[t].status_code(), 0);
+    ASSERT_TRUE(ma[t].has_action());
+    EXPECT_EQ(ma[t].action().sequence_number(), 100 + t);
+    EXPECT_GE(ma[t].action().action(), 0);
+    EXPECT_LT(ma[t].action().action(), kActions);
+    EXPECT_EQ(mb[t].action().sequence_number(), t);
+  }
+  const EnvironmentHubMetrics m = h.hub->metrics();
+  EXPECT_EQ(m.frames, 2 * kSteps);
+  EXPECT_EQ(m.episodes, 1);  // b's step 5
+  EXPECT_EQ(m.cuts, 0);
+  EXPECT_EQ(m.updates, 2);  // decisions 4 and 8 completed unrolls
+  // b's terminated step reached the agent as a terminal transition.
+  // (The last decision's record holds the rewards of step kSteps - 1.)
+  const HubDecisionRecord r = h.hub->last_decision();
+  EXPECT_EQ(r.real, (std::vector<uint8_t>{1, 1}));
+  EXPECT_EQ(r.rewards[ha->slot], 1.0f);
+  EXPECT_EQ(r.terminated, (std::vector<uint8_t>{0, 0}));
+}
+
+TEST(EnvironmentHubTest, MalformedStepsAreRefusedAndOthersGoOn) {
+  FakeClockHub h(2);
+  FakeEnv a, b;
+  const SlotHandle ha = *h.hub->Join(Open("a"), a.Sink());
+  const SlotHandle hb = *h.hub->Join(Open("b"), b.Sink());
+
+  v1::EnvironmentStep short_step = Step(0);
+  short_step.mutable_features()->RemoveLast();
+  EXPECT_EQ(h.hub->Step(ha, short_step).code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::EnvironmentStep nan_step = Step(0);
+  nan_step.set_features(3, std::numeric_limits<float>::quiet_NaN());
+  const absl::Status nan_status = h.hub->Step(ha, nan_step);
+  EXPECT_EQ(nan_status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(nan_status.message().find("features[3]"), std::string::npos)
+      << nan_status;
+  v1::EnvironmentStep bad_reward = Step(0);
+  bad_reward.set_reward(std::numeric_limits<float>::infinity());
+  EXPECT_EQ(h.hub->Step(ha, bad_reward).code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::EnvironmentStep wrong_field = Step(0);
+  wrong_field.set_observation("xx");
+  EXPECT_EQ(h.hub->Step(ha, wrong_field).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Nothing was queued for a: b's step is decided alone, at once.
+  ASSERT_TRUE(h.hub->Step(hb, Step(0)).ok());
+  EXPECT_TRUE(h.hub->Poll());
+  EXPECT_EQ(b.count(), 1u);
+  EXPECT_EQ(a.count(), 0u);
+  EXPECT_EQ(h.hub->last_decision().real[ha.slot], 0);
+
+  // A second step before the action, a stale sequence number.
+  ASSERT_TRUE(h.hub->Step(ha, Step(7)).ok());
+  EXPECT_EQ(h.hub->Step(ha, Step(8)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  h.now += absl::Milliseconds(25);  // b took part before: wait for it
+  EXPECT_TRUE(h.hub->Poll());
+  ASSERT_EQ(a.count(), 1u);
+  EXPECT_EQ(a.messages()[0].action().sequence_number(), 7);
+  EXPECT_EQ(h.hub->Step(ha, Step(7)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(h.hub->Step(ha, Step(8)).ok());
+}
+
+TEST(EnvironmentHubTest, OpenChecksTheJobSpecAndSlots) {
+  FakeClockHub h(1);
+  FakeEnv a, b;
+  v1::EnvironmentOpen open = Open("a");
+  open.set_job_id("job-000002");
+  EXPECT_EQ(h.hub->Join(open, a.Sink()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  open = Open("a");
+  open.set_num_actions(kActions + 1);
+  EXPECT_EQ(h.hub->Join(open, a.Sink()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  open = Open("a");
+  open.mutable_observation_spec()->set_shape(0, kObs + 1);
+  EXPECT_EQ(h.hub->Join(open, a.Sink()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  open = Open("");
+  EXPECT_EQ(h.hub->Join(open, a.Sink()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  open = Open("a");
+  open.mutable_observation_spec()->set_kind(v1::OBSERVATION_KIND_RGB_FRAME);
+  EXPECT_EQ(h.hub->Join(open, a.Sink()).status().code(),
+            absl::StatusCode::kInvalidArgument);  // shape is not [h, w, 3]
+
+  const SlotHandle ha = *h.hub->Join(Open("a"), a.Sink());
+  EXPECT_EQ(h.hub->Join(Open("b"), b.Sink()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  h.hub->Leave(ha);
+  EXPECT_EQ(h.hub->metrics().connected, 0);
+  EXPECT_EQ(h.hub->Step(ha, Step(0)).code(),
+            absl::StatusCode::kFailedPrecondition);  // stale handle
+  EXPECT_TRUE(h.hub->Join(Open("b"), b.Sink()).ok());
+}
+
+TEST(EnvironmentHubTest, NewRunIdOrRejoinResetsTheNetworkState) {
+  FakeClockHub h(2);
+  FakeEnv a, b;
+  SlotHandle ha = *h.hub->Join(Open("a1"), a.Sink());
+  const SlotHandle hb = *h.hub->Join(Open("b"), b.Sink());
+  int64_t seq = 0;
+  auto both = [&](SlotHandle first) {
+    ASSERT_TRUE(h.hub->Step(first, Step(seq, 1.0f, 0.5f)).ok());
+    ASSERT_TRUE(h.hub->Step(hb, Step(seq, 1.0f, 0.5f)).ok());
+    ++seq;
+    ASSERT_TRUE(h.hub->Poll());
+  };
+  both(ha);
+  both(ha);
+  EXPECT_EQ(h.hub->last_decision().terminated,
+            (std::vector<uint8_t>{0, 0}));
+
+  // The same run id again changes nothing.
+  ASSERT_TRUE(h.hub->Reopen(ha, Open("a1")).ok());
+  both(ha);
+  EXPECT_EQ(h.hub->last_decision().terminated,
+            (std::vector<uint8_t>{0, 0}));
+
+  // A new run id: the previous participation ends with a terminal
+  // transition of reward 0 (the agent resets that slot's state); b goes on.
+  ASSERT_TRUE(h.hub->Reopen(ha, Open("a2")).ok());
+  both(ha);
+  HubDecisionRecord r = h.hub->last_decision();
+  EXPECT_EQ(r.terminated[ha.slot], 1);
+  EXPECT_EQ(r.rewards[ha.slot], 0.0f);
+  EXPECT_EQ(r.terminated[hb.slot], 0);
+  EXPECT_EQ(r.rewards[hb.slot], 0.5f);
+
+  // Leave and join again (e.g. a crashed environment restarted).
+  h.hub->Leave(ha);
+  ha = *h.hub->Join(Open("a3"), a.Sink());
+  both(ha);
+  r = h.hub->last_decision();
+  EXPECT_EQ(r.terminated[ha.slot], 1);
+  EXPECT_EQ(r.terminated[hb.slot], 0);
+  EXPECT_EQ(a.count(), 5u);
+  EXPECT_EQ(b.count(), 5u);
+  EXPECT_EQ(h.hub->metrics().cuts, 0);  // re-opens are not stalls
+}
+
+TEST(EnvironmentHubTest, StalledEnvironmentDelaysOthersOnlyUpToTheDelay) {
+  FakeClockHub h(2);
+  FakeEnv a, b;
+  const SlotHandle ha = *h.hub->Join(Open("a"), a.Sink());
+  const SlotHandle hb = *h.hub->Join(Open("b"), b.Sink());
+  ASSERT_TRUE(h.hub->Step(ha, Step(0)).ok());
+  ASSERT_TRUE(h.hub->Step(hb, Step(0)).ok());
+  ASSERT_TRUE(h.hub->Poll());
+
+  // a stalls: b waits at most max_queueing_delay (20 ms).
+  ASSERT_TRUE(h.hub->Step(hb, Step(1, 1.0f, 2.0f)).ok());
+  h.now += absl::Milliseconds(19);
+  EXPECT_FALSE(h.hub->Poll());
+  h.now += absl::Milliseconds(1);
+  EXPECT_TRUE(h.hub->Poll());
+  EXPECT_EQ(b.count(), 2u);
+  HubDecisionRecord r = h.hub->last_decision();
+  EXPECT_EQ(r.real[ha.slot], 0);            // fed as zeros
+  EXPECT_EQ(r.terminated[ha.slot], 1);      // cut
+  EXPECT_EQ(r.terminated[hb.slot], 0);
+  EXPECT_EQ(r.rewards[hb.slot], 2.0f);
+  EXPECT_EQ(h.hub->metrics().cuts, 1);
+
+  // b is no longer held up by a at all.
+  ASSERT_TRUE(h.hub->Step(hb, Step(2)).ok());
+  EXPECT_TRUE(h.hub->Poll());
+  EXPECT_EQ(b.count(), 3u);
+
+  // a's late step is a fresh start: answered, its reward not learned from.
+  ASSERT_TRUE(h.hub->Step(ha, Step(1, 1.0f, 5.0f)).ok());
+  ASSERT_TRUE(h.hub->Step(hb, Step(3)).ok());
+  EXPECT_TRUE(h.hub->Poll());
+  ASSERT_EQ(a.count(), 2u);
+  EXPECT_EQ(a.messages()[1].action().sequence_number(), 1);
+  r = h.hub->last_decision();
+  EXPECT_EQ(r.real[ha.slot], 1);
+  EXPECT_EQ(r.rewards[ha.slot], 0.0f);
+  EXPECT_EQ(r.terminated[ha.slot], 1);  // filler before a real start
+}
+
+TEST(EnvironmentHubTest, LeaveDropsTheQueuedStepAndFreesTheBatch) {
+  FakeClockHub h(2);
+  FakeEnv a, b;
+  const SlotHandle ha = *h.hub->Join(Open("a"), a.Sink());
+  const SlotHandle hb = *h.hub->Join(Open("b"), b.Sink());
+  ASSERT_TRUE(h.hub->Step(ha, Step(0)).ok());
+  ASSERT_TRUE(h.hub->Step(hb, Step(0)).ok());
+  ASSERT_TRUE(h.hub->Poll());
+  ASSERT_TRUE(h.hub->Step(ha, Step(1)).ok());
+  h.hub->Leave(ha);
+  // b's step does not wait for the departed a.
+  ASSERT_TRUE(h.hub->Step(hb, Step(1)).ok());
+  EXPECT_TRUE(h.hub->Poll());
+  EXPECT_EQ(a.count(), 1u);
+  EXPECT_EQ(b.count(), 2u);
+  const HubDecisionRecord r = h.hub->last_decision();
+  EXPECT_EQ(r.real[ha.slot], 0);
+  EXPECT_EQ(r.terminated[ha.slot], 1);
+  EXPECT_EQ(h.hub->metrics().cuts, 0);
+}
+
+TEST(EnvironmentHubTest, DecodesSpikesAndFrames) {
+  for (v1::ObservationKind kind :
+       {v1::OBSERVATION_KIND_SPIKES, v1::OBSERVATION_KIND_RGB_FRAME}) {
+    EnvironmentHubOptions o = SmallHub(1);
+    o.observation_spec.set_kind(kind);
+    o.observation_spec.clear_shape();
+    if (kind == v1::OBSERVATION_KIND_RGB_FRAME) {
+      for (int d : {2, 3, 3}) o.observation_spec.add_shape(d);
+      o.agent.network.n_in = 18;
+    } else {
+      o.observation_spec.add_shape(11);
+      o.agent.network.n_in = 11;
+    }
+    std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+    v1::EnvironmentOpen open = Open("a");
+    *open.mutable_observation_spec() = o.observation_spec;
+    FakeEnv a;
+    const SlotHandle ha = *hub->Join(open, a.Sink());
+    v1::EnvironmentStep step;
+    step.set_sequence_number(0);
+    step.add_features(1.0f);  // wrong field
+    EXPECT_EQ(hub->Step(ha, step).code(), absl::StatusCode::kInvalidArgument);
+    step.clear_features();
+    const size_t good =
+        kind == v1::OBSERVATION_KIND_SPIKES ? 2 : 18;  // 11 bits: 2 bytes
+    step.set_observation(std::string(good + 1, '\x01'));
+    EXPECT_EQ(hub->Step(ha, step).code(), absl::StatusCode::kInvalidArgument);
+    step.set_observation(std::string(good, '\xff'));
+    EXPECT_TRUE(hub->Step(ha, step).ok());
+    EXPECT_TRUE(hub->Poll());
+    EXPECT_EQ(a.count(), 1u);
+  }
+}
+
+TEST(EnvironmentHubTest, ThreadServesEnvironmentsInRealTime) {
+  EnvironmentHubOptions o = SmallHub(3);
+  o.max_queueing_delay = absl::Milliseconds(200);
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+  hub->Start();
+  FakeEnv a, b, stalled;
+  const SlotHandle ha = *hub->Join(Open("a"), a.Sink());
+  const SlotHandle hb = *hub->Join(Open("b"), b.Sink());
+  const SlotHandle hs = *hub->Join(Open("s"), stalled.Sink());
+  ASSERT_TRUE(hub->Step(hs, Step(0)).ok());
+  ASSERT_TRUE(stalled.WaitFor(1, absl::Seconds(10)));
+  // `stalled` never steps again; a and b each run 20 steps on threads.
+  auto run = [&hub](SlotHandle h, FakeEnv* env) {
+    for (int t = 0; t < 20; ++t) {
+      ASSERT_TRUE(hub->Step(h, Step(t)).ok());
+      ASSERT_TRUE(env->WaitFor(t + 1, absl::Seconds(10)));
+    }
+  };
+  const absl::Time start = absl::Now();
+  std::thread ta(run, ha, &a);
+  std::thread tb(run, hb, &b);
+  ta.join();
+  tb.join();
+  // The stall is cut (after 200 ms); afterwards a and b are served without
+  // waiting for it. (More cuts only if a thread sleeps over 200 ms.)
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_GE(hub->metrics().cuts, 1);
+  EXPECT_EQ(hub->metrics().frames, 41);
+  EXPECT_EQ(hub->metrics().connected, 3);
+}
+
+}  // namespace
+}  // namespace eprop::server
