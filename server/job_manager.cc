@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +11,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "server/log.h"
+#include "server/reinforcement_job.h"
 
 namespace eprop::server {
 
@@ -304,34 +306,92 @@ void JobManager::Finish(const std::shared_ptr<Record>& record,
 
 absl::Status JobManager::ResumeFromCheckpoint(
     const std::shared_ptr<Record>& record, Trainer* trainer) {
-  const std::string& id = record->job.job_id();
-  const std::string path = store_->CheckpointPath(id);
+  const std::string path = store_->CheckpointPath(record->job.job_id());
   std::vector<v1::IterationMetrics> history;
-  if (std::filesystem::exists(path)) {
-    absl::StatusOr<TrainingCheckpoint> checkpoint = ReadCheckpoint(path);
-    if (!checkpoint.ok()) return checkpoint.status();
-    if (absl::Status s = trainer->RestoreState(*checkpoint); !s.ok()) return s;
-    for (const IterationMetrics& m : trainer->history()) {
-      history.push_back(ToProto(m));
-    }
+  if (!std::filesystem::exists(path)) return CommitResume(record, {}, -1);
+  absl::StatusOr<TrainingCheckpoint> checkpoint = ReadCheckpoint(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (absl::Status s = trainer->RestoreState(*checkpoint); !s.ok()) return s;
+  for (const IterationMetrics& m : trainer->history()) {
+    history.push_back(ToProto(m));
   }
-  // The checkpoint's history is the job's history: validations recorded
-  // after it are recomputed, identically, by the resumed run.
+  return CommitResume(record, std::move(history),
+                      trainer->SaveState().iteration);
+}
+
+absl::Status JobManager::CommitResume(const std::shared_ptr<Record>& record,
+                                      std::vector<v1::IterationMetrics> history,
+                                      int64_t iteration) {
+  const std::string& id = record->job.job_id();
+  // The checkpoint's history is the job's history: metrics recorded after
+  // it are recomputed by the resumed run.
   if (absl::Status s = store_->ReplaceMetrics(id, history); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  if (std::filesystem::exists(path)) {
+  if (iteration >= 0) {
     record->job.set_resume_count(record->job.resume_count() + 1);
-    record->job.set_iterations_completed(trainer->SaveState().iteration);
+    record->job.set_iterations_completed(iteration);
     Log(LogLevel::kInfo, "job_resumed",
-        {{"job_id", id},
-         {"iteration", absl::StrCat(record->job.iterations_completed())}});
+        {{"job_id", id}, {"iteration", absl::StrCat(iteration)}});
   }
   record->metrics = std::move(history);
   CommitLocked(record.get());
   return absl::OkStatus();
 }
 
+void JobManager::SaveCheckpoint(const std::shared_ptr<Record>& record,
+                                const TrainingCheckpoint& checkpoint) {
+  const std::string& id = record->job.job_id();
+  if (absl::Status s = WriteCheckpoint(store_->CheckpointPath(id), checkpoint);
+      !s.ok()) {
+    Log(LogLevel::kError, "checkpoint_failed",
+        {{"job_id", id}, {"error", s.ToString()}});
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  record->job.set_checkpoint_iteration(checkpoint.iteration);
+  record->job.set_iterations_completed(checkpoint.iteration);
+  CommitLocked(record.get());
+}
+
+void JobManager::RecordMetrics(const std::shared_ptr<Record>& record,
+                               const v1::IterationMetrics& metrics) {
+  const std::string& id = record->job.job_id();
+  if (absl::Status s = store_->AppendMetrics(id, metrics); !s.ok()) {
+    Log(LogLevel::kError, "persist_failed",
+        {{"job_id", id}, {"error", s.ToString()}});
+  }
+  absl::MutexLock lock(&mu_);
+  record->metrics.push_back(metrics);
+  *record->job.mutable_latest_metrics() = metrics;
+  record->job.set_iterations_completed(metrics.iteration());
+  ++record->version;
+  changed_.SignalAll();
+}
+
+void JobManager::EndRun(const std::shared_ptr<Record>& record, bool stopped,
+                        int64_t iterations) {
+  bool cancelled_by_user;
+  {
+    absl::MutexLock lock(&mu_);
+    record->job.set_iterations_completed(iterations);
+    cancelled_by_user = record->cancel_requested;
+  }
+  if (stopped && !cancelled_by_user) {
+    // Shutdown: the job stays RUNNING on disk and resumes on restart.
+    Log(LogLevel::kInfo, "job_suspended",
+        {{"job_id", record->job.job_id()},
+         {"iteration", absl::StrCat(iterations)}});
+    return;
+  }
+  Finish(record, stopped ? v1::JOB_STATE_CANCELLED : v1::JOB_STATE_SUCCEEDED,
+         "");
+}
+
 void JobManager::RunJob(const std::shared_ptr<Record>& record) {
+  if (IsReinforcementTask(record->job.spec().task())) {
+    RunReinforcement(record);
+    return;
+  }
   const std::string id = record->job.job_id();
   const TrainerInputs inputs = ToTrainerInputs(record->job.spec());
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
@@ -347,51 +407,98 @@ void JobManager::RunJob(const std::shared_ptr<Record>& record) {
     return;
   }
   Log(LogLevel::kInfo, "job_started", {{"job_id", id}});
-  const std::string checkpoint_path = store_->CheckpointPath(id);
   auto save = [&](const TrainingCheckpoint& checkpoint) {
-    if (absl::Status s = WriteCheckpoint(checkpoint_path, checkpoint);
-        !s.ok()) {
-      Log(LogLevel::kError, "checkpoint_failed",
-          {{"job_id", id}, {"error", s.ToString()}});
-      return;
-    }
-    absl::MutexLock lock(&mu_);
-    record->job.set_checkpoint_iteration(checkpoint.iteration);
-    record->job.set_iterations_completed(checkpoint.iteration);
-    CommitLocked(record.get());
+    SaveCheckpoint(record, checkpoint);
   };
   auto on_validation = [&](const IterationMetrics& m) {
-    const v1::IterationMetrics metrics = ToProto(m);
-    if (absl::Status s = store_->AppendMetrics(id, metrics); !s.ok()) {
-      Log(LogLevel::kError, "persist_failed",
-          {{"job_id", id}, {"error", s.ToString()}});
-    }
-    absl::MutexLock lock(&mu_);
-    record->metrics.push_back(metrics);
-    *record->job.mutable_latest_metrics() = metrics;
-    record->job.set_iterations_completed(m.iteration);
-    ++record->version;
-    changed_.SignalAll();
+    RecordMetrics(record, ToProto(m));
   };
   const TrainResult result =
       (*trainer)->Run(on_validation, &record->stop, save);
   save((*trainer)->SaveState());
-  bool cancelled_by_user;
   {
     absl::MutexLock lock(&mu_);
-    record->job.set_iterations_completed(result.iterations);
     record->job.set_reached_stop_criterion(result.reached_criterion);
-    cancelled_by_user = record->cancel_requested;
   }
-  if (result.cancelled && !cancelled_by_user) {
-    // Shutdown: the job stays RUNNING on disk and resumes on restart.
-    Log(LogLevel::kInfo, "job_suspended",
-        {{"job_id", id}, {"iteration", absl::StrCat(result.iterations)}});
+  EndRun(record, result.cancelled, result.iterations);
+}
+
+void JobManager::RunReinforcement(const std::shared_ptr<Record>& record) {
+  const std::string id = record->job.job_id();
+  const std::string path = store_->CheckpointPath(id);
+  std::optional<TrainingCheckpoint> checkpoint;
+  std::vector<v1::IterationMetrics> history;
+  if (std::filesystem::exists(path)) {
+    absl::StatusOr<TrainingCheckpoint> read = ReadCheckpoint(path);
+    if (!read.ok()) {
+      Finish(record, v1::JOB_STATE_FAILED,
+             absl::StrCat("cannot resume from the checkpoint: ",
+                          read.status().message()));
+      return;
+    }
+    checkpoint = *std::move(read);
+    // Reports come after their checkpoint, so the entries up to the
+    // checkpoint's update count are the history it continues.
+    absl::MutexLock lock(&mu_);
+    for (const v1::IterationMetrics& m : record->metrics) {
+      if (m.iteration() <= checkpoint->iteration) history.push_back(m);
+    }
+  }
+  const v1::IterationMetrics last =
+      history.empty() ? v1::IterationMetrics() : history.back();
+  if (absl::Status s = CommitResume(record, std::move(history),
+                                    checkpoint ? checkpoint->iteration : -1);
+      !s.ok()) {
+    Finish(record, v1::JOB_STATE_FAILED,
+           absl::StrCat("cannot resume from the checkpoint: ", s.message()));
     return;
   }
-  Finish(record,
-         result.cancelled ? v1::JOB_STATE_CANCELLED : v1::JOB_STATE_SUCCEEDED,
-         "");
+  Log(LogLevel::kInfo, "job_started", {{"job_id", id}});
+  ReinforcementJobHooks hooks;
+  hooks.on_checkpoint = [&](const TrainingCheckpoint& c) {
+    SaveCheckpoint(record, c);
+  };
+  hooks.on_metrics = [&](const v1::IterationMetrics& m) {
+    RecordMetrics(record, m);
+  };
+  hooks.stop_reason = [&] {
+    absl::MutexLock lock(&mu_);
+    return record->cancel_requested
+               ? absl::CancelledError(absl::StrCat("job ", id,
+                                                   " was cancelled"))
+               : absl::UnavailableError(
+                     "the server is shutting down; reconnect when it is back");
+  };
+  ReinforcementResume resume;
+  resume.checkpoint = checkpoint ? &*checkpoint : nullptr;
+  resume.metrics = checkpoint ? &last : nullptr;
+  absl::StatusOr<ReinforcementJobResult> result = RunReinforcementJob(
+      id, record->job.spec(), resume, options_.environments, &record->stop,
+      hooks);
+  if (!result.ok()) {
+    Finish(record, v1::JOB_STATE_FAILED, std::string(result.status().message()));
+    return;
+  }
+  EndRun(record, result->stopped, result->updates);
+}
+
+absl::Status JobManager::WhyNoEnvironments(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::shared_ptr<Record>> found = FindLocked(id);
+  if (!found.ok()) return found.status();
+  const v1::Job& job = (*found)->job;
+  if (job.spec().reinforcement().source() != v1::ENVIRONMENT_SOURCE_REMOTE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " does not take remote environments (task ",
+        TaskName(job.spec().task()), ")"));
+  }
+  if (IsFinal(job.state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " has finished (", JobStateName(job.state()), ")"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "job ", id, " is ", JobStateName(job.state()),
+      " and does not accept environments yet; retry"));
 }
 
 }  // namespace eprop::server

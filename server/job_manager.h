@@ -26,7 +26,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/train/checkpoint.h"
 #include "eprop/v1/jobs.pb.h"
+#include "server/environment_registry.h"
 #include "server/job_spec.h"
 #include "server/job_store.h"
 
@@ -36,6 +38,9 @@ struct JobManagerOptions {
   int workers = 2;
   int max_queued_jobs = 64;
   JobLimits limits;
+  // Where running remote reinforcement jobs register their environment
+  // hubs; null: such jobs fail.
+  EnvironmentRegistry* environments = nullptr;
 };
 
 class JobManager {
@@ -81,6 +86,11 @@ class JobManager {
 
   std::vector<std::string> load_errors() const { return load_errors_; }
 
+  // Why job `id` has no environment hub now (for EnvironmentRegistry):
+  // NOT_FOUND (no such job), FAILED_PRECONDITION (finished, or not a
+  // remote reinforcement job) or UNAVAILABLE (queued, or between runs).
+  absl::Status WhyNoEnvironments(const std::string& id) const;
+
  private:
   struct Record;
   struct ByJobNumber {
@@ -93,9 +103,23 @@ class JobManager {
       : store_(std::move(store)), options_(options) {}
   void WorkerLoop();
   void RunJob(const std::shared_ptr<Record>& record);
+  void RunReinforcement(const std::shared_ptr<Record>& record);
   // Restores a job's checkpoint into its trainer, if it has one.
   absl::Status ResumeFromCheckpoint(const std::shared_ptr<Record>& record,
                                     class Trainer* trainer);
+  // Makes `history` the job's metrics; iteration >= 0: the job resumes
+  // from a checkpoint of that iteration (counted in resume_count).
+  absl::Status CommitResume(const std::shared_ptr<Record>& record,
+                            std::vector<v1::IterationMetrics> history,
+                            int64_t iteration);
+  void SaveCheckpoint(const std::shared_ptr<Record>& record,
+                      const TrainingCheckpoint& checkpoint);
+  void RecordMetrics(const std::shared_ptr<Record>& record,
+                     const v1::IterationMetrics& metrics);
+  // After a run: suspended (a shutdown stopped it), CANCELLED (a cancel
+  // stopped it) or SUCCEEDED.
+  void EndRun(const std::shared_ptr<Record>& record, bool stopped,
+              int64_t iterations);
   void Finish(const std::shared_ptr<Record>& record, v1::JobState state,
               const std::string& reason);
   // Persists the job and wakes watchers; requires mu_.

@@ -7,12 +7,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/env/breakout.h"
 #include "core/train/task.h"
 
 namespace eprop::server {
 namespace {
 
 using v1::JobSpec;
+
+constexpr int64_t kMaxObservationValues = int64_t{1} << 20;
 
 absl::Status OutOfRange(const std::string& field, const std::string& allowed,
                         double got) {
@@ -195,20 +198,235 @@ absl::Status CheckMemory(const Task& task, const NetworkConfig& network,
       network.n_rec(), limit / (1 << 30), max_batch));
 }
 
+int64_t ObservationSize(const v1::ObservationSpec& spec) {
+  int64_t size = 1;
+  for (int32_t d : spec.shape()) size *= d;
+  return size;
+}
+
+absl::Status CheckObservationSpec(const v1::ObservationSpec& spec) {
+  const char* field = "reinforcement.observation_spec";
+  if (spec.kind() != v1::OBSERVATION_KIND_FEATURES &&
+      spec.kind() != v1::OBSERVATION_KIND_RGB_FRAME &&
+      spec.kind() != v1::OBSERVATION_KIND_SPIKES) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".kind must be OBSERVATION_KIND_FEATURES, _RGB_FRAME or "
+        "_SPIKES, got ", spec.kind()));
+  }
+  if (spec.kind() == v1::OBSERVATION_KIND_RGB_FRAME) {
+    // Frames need the server-side preprocessing and convolutional front end,
+    // which RL jobs do not run yet.
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".kind OBSERVATION_KIND_RGB_FRAME is not supported by jobs yet; "
+        "send FEATURES or SPIKES"));
+  }
+  if (spec.shape_size() < 1 || spec.shape_size() > 8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".shape must have 1 to 8 dimensions, got ",
+        spec.shape_size()));
+  }
+  int64_t size = 1;
+  for (int32_t d : spec.shape()) {
+    if (d < 1) {
+      return OutOfRange(absl::StrCat(field, ".shape[i]"), ">= 1", d);
+    }
+    size *= d;
+    if (size > kMaxObservationValues) {
+      return OutOfRange(absl::StrCat(field, " size"),
+                        absl::StrCat("at most ", kMaxObservationValues),
+                        static_cast<double>(size));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The environment of a reinforcement task: its observation spec and number
+// of actions, fixed by the task or given by the spec.
+absl::Status ResolveEnvironment(v1::Task task, v1::ReinforcementSpec* rl) {
+  if (task == v1::TASK_BREAKOUT) {
+    if (rl->source() == v1::ENVIRONMENT_SOURCE_UNSPECIFIED) {
+      rl->set_source(v1::ENVIRONMENT_SOURCE_BUILTIN);
+    }
+    v1::ObservationSpec breakout;
+    breakout.set_kind(v1::OBSERVATION_KIND_SPIKES);
+    for (int d : {env::Breakout::kGridSize, env::Breakout::kGridSize,
+                  env::Breakout::kObservationSize /
+                      (env::Breakout::kGridSize * env::Breakout::kGridSize)}) {
+      breakout.add_shape(d);
+    }
+    if (rl->has_observation_spec() &&
+        rl->observation_spec().SerializeAsString() !=
+            breakout.SerializeAsString()) {
+      return absl::InvalidArgumentError(
+          "reinforcement.observation_spec of TASK_BREAKOUT must be unset or "
+          "SPIKES [10, 10, 4]");
+    }
+    if (rl->has_num_actions() &&
+        rl->num_actions() != env::Breakout::kNumActions) {
+      return OutOfRange("reinforcement.num_actions of TASK_BREAKOUT",
+                        "unset or 3", rl->num_actions());
+    }
+    *rl->mutable_observation_spec() = breakout;
+    rl->set_num_actions(env::Breakout::kNumActions);
+    return absl::OkStatus();
+  }
+  if (rl->source() == v1::ENVIRONMENT_SOURCE_UNSPECIFIED) {
+    rl->set_source(v1::ENVIRONMENT_SOURCE_REMOTE);
+  }
+  if (rl->source() != v1::ENVIRONMENT_SOURCE_REMOTE) {
+    return absl::InvalidArgumentError(
+        "reinforcement.source of TASK_REMOTE_ENVIRONMENT must be "
+        "ENVIRONMENT_SOURCE_REMOTE");
+  }
+  if (!rl->has_observation_spec()) {
+    return absl::InvalidArgumentError(
+        "reinforcement.observation_spec is required for "
+        "TASK_REMOTE_ENVIRONMENT");
+  }
+  if (absl::Status s = CheckObservationSpec(rl->observation_spec()); !s.ok()) {
+    return s;
+  }
+  if (!rl->has_num_actions()) {
+    return absl::InvalidArgumentError(
+        "reinforcement.num_actions is required for TASK_REMOTE_ENVIRONMENT");
+  }
+  return CheckRanges(
+      {{"reinforcement.num_actions", double(rl->num_actions()), 2, 1024}});
+}
+
+absl::Status ResolveReinforcement(const JobLimits& limits, JobSpec* r) {
+  v1::ReinforcementSpec* rl = r->mutable_reinforcement();
+  if (!v1::EnvironmentSource_IsValid(rl->source())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reinforcement.source must be ENVIRONMENT_SOURCE_BUILTIN or "
+        "ENVIRONMENT_SOURCE_REMOTE, got ",
+        rl->source()));
+  }
+  if (absl::Status s = ResolveEnvironment(r->task(), rl); !s.ok()) return s;
+  const AgentConfig agent;
+  if (!rl->has_max_frames()) rl->set_max_frames(5000000);
+  if (!rl->has_num_envs()) rl->set_num_envs(agent.num_envs);
+  if (!rl->has_max_queueing_delay_ms()) rl->set_max_queueing_delay_ms(20);
+  if (!rl->has_steps_per_action()) {
+    rl->set_steps_per_action(agent.steps_per_action);
+  }
+  if (!rl->has_unroll_decisions()) {
+    rl->set_unroll_decisions(agent.unroll_decisions);
+  }
+  if (!rl->has_discount()) rl->set_discount(agent.discount);
+  if (!rl->has_entropy_cost()) rl->set_entropy_cost(agent.entropy_cost);
+  if (!rl->has_value_cost()) rl->set_value_cost(agent.value_cost);
+  if (!rl->has_report_every_frames()) rl->set_report_every_frames(100000);
+  if (absl::Status s = CheckRanges({
+          {"reinforcement.max_frames", double(rl->max_frames()), 1, 1e12},
+          {"reinforcement.num_envs", double(rl->num_envs()), 1, 256},
+          {"reinforcement.max_queueing_delay_ms",
+           double(rl->max_queueing_delay_ms()), 1, 10000},
+          {"reinforcement.steps_per_action", double(rl->steps_per_action()),
+           1, 100},
+          {"reinforcement.unroll_decisions", double(rl->unroll_decisions()),
+           1, 1000},
+          {"reinforcement.discount", rl->discount(), 0, 1},
+          {"reinforcement.entropy_cost", rl->entropy_cost(), 0, 1e3},
+          {"reinforcement.value_cost", rl->value_cost(), 0, 1e3},
+          {"reinforcement.report_every_frames",
+           double(rl->report_every_frames()), 1, 1e12},
+      });
+      !s.ok()) {
+    return s;
+  }
+  if (r->algorithm() == v1::ALGORITHM_BPTT) {
+    return absl::InvalidArgumentError(
+        "reinforcement tasks learn with e-prop: algorithm must be "
+        "ALGORITHM_EPROP_SYMMETRIC, _RANDOM or _ADAPTIVE, not ALGORITHM_BPTT");
+  }
+  if (r->online_eprop()) {
+    return absl::InvalidArgumentError(
+        "online_eprop is for supervised tasks; reinforcement tasks use "
+        "offline e-prop over unrolls");
+  }
+  if (r->has_schedule() || r->has_stop_criterion() ||
+      r->has_checkpoint_every_iterations()) {
+    return absl::InvalidArgumentError(
+        "schedule, stop_criterion and checkpoint_every_iterations are for "
+        "supervised tasks; reinforcement tasks use reinforcement.max_frames "
+        "and reinforcement.report_every_frames");
+  }
+  NetworkConfig task_network = AgentConfig::DefaultNetwork();
+  task_network.n_in = static_cast<int>(ObservationSize(rl->observation_spec()));
+  task_network.n_out = rl->num_actions() + 1;
+  if (absl::Status s = ResolveNetwork(task_network, limits, r->mutable_network());
+      !s.ok()) {
+    return s;
+  }
+  const NetworkConfig network = ApplyNetwork(task_network, r->network());
+  if (absl::Status s = network.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("network: ", s.message()));
+  }
+  if (absl::Status s = ResolveOptimizer(AgentConfig::DefaultOptimizer(),
+                                        r->mutable_optimizer());
+      !s.ok()) {
+    return s;
+  }
+  const int steps = rl->steps_per_action() * rl->unroll_decisions();
+  const double bytes = ParameterBytes(network) +
+                       TrajectoryBytes(network, steps, rl->num_envs());
+  if (bytes > static_cast<double>(limits.max_job_memory_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "this job needs about %.2f GiB (%d environments x %d steps x %d "
+        "neurons); the server allows %.2f GiB per job (--max_job_memory_mb)",
+        bytes / (1 << 30), rl->num_envs(), steps, network.n_rec(),
+        static_cast<double>(limits.max_job_memory_bytes) / (1 << 30)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool IsReinforcementTask(v1::Task task) {
+  return task == v1::TASK_BREAKOUT || task == v1::TASK_REMOTE_ENVIRONMENT;
+}
+
+AgentConfig ToAgentConfig(const JobSpec& r) {
+  const v1::ReinforcementSpec& rl = r.reinforcement();
+  AgentConfig a;
+  a.num_envs = rl.num_envs();
+  a.n_actions = rl.num_actions();
+  NetworkConfig task_network = AgentConfig::DefaultNetwork();
+  task_network.n_in = static_cast<int>(ObservationSize(rl.observation_spec()));
+  task_network.n_out = rl.num_actions() + 1;
+  a.network = ApplyNetwork(task_network, r.network());
+  a.steps_per_action = rl.steps_per_action();
+  a.unroll_decisions = rl.unroll_decisions();
+  a.discount = rl.discount();
+  a.entropy_cost = rl.entropy_cost();
+  a.value_cost = rl.value_cost();
+  a.feedback.mode = r.algorithm() == v1::ALGORITHM_EPROP_RANDOM
+                        ? FeedbackMode::kRandom
+                    : r.algorithm() == v1::ALGORITHM_EPROP_ADAPTIVE
+                        ? FeedbackMode::kAdaptive
+                        : FeedbackMode::kSymmetric;
+  a.optimizer = ApplyOptimizer(AgentConfig::DefaultOptimizer(), r.optimizer());
+  a.seed = r.seed();
+  a.threads = r.threads();
+  return a;
+}
 
 absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
                                        const JobLimits& limits) {
   JobSpec r = spec;
   if (r.task() == v1::TASK_UNSPECIFIED || !v1::Task_IsValid(r.task())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "task is required and must be TASK_EVIDENCE_ACCUMULATION or "
-        "TASK_PATTERN_GENERATION, got ",
+        "task is required and must be TASK_EVIDENCE_ACCUMULATION, "
+        "TASK_PATTERN_GENERATION, TASK_BREAKOUT or TASK_REMOTE_ENVIRONMENT, "
+        "got ",
         v1::Task_Name(r.task()).empty() ? std::to_string(r.task())
                                         : v1::Task_Name(r.task())));
   }
   if (r.algorithm() == v1::ALGORITHM_UNSPECIFIED) {
-    r.set_algorithm(v1::ALGORITHM_EPROP_RANDOM);
+    r.set_algorithm(IsReinforcementTask(r.task())
+                        ? v1::ALGORITHM_EPROP_SYMMETRIC
+                        : v1::ALGORITHM_EPROP_RANDOM);
   } else if (!v1::Algorithm_IsValid(r.algorithm())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "algorithm must be ALGORITHM_BPTT, ALGORITHM_EPROP_SYMMETRIC, "
@@ -216,6 +434,25 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
         r.algorithm()));
   }
   if (!r.has_seed()) r.set_seed(1);
+  if (!r.has_threads()) r.set_threads(limits.default_threads);
+  if (r.display_name().size() > kMaxDisplayNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("display_name must be at most ", kMaxDisplayNameBytes,
+                     " bytes, got ", r.display_name().size()));
+  }
+  if (absl::Status s = CheckRanges(
+          {{"threads", double(r.threads()), 1, double(limits.max_threads)}});
+      !s.ok()) {
+    return s;
+  }
+  if (IsReinforcementTask(r.task())) {
+    if (absl::Status s = ResolveReinforcement(limits, &r); !s.ok()) return s;
+    return r;
+  }
+  if (r.has_reinforcement()) {
+    return absl::InvalidArgumentError(
+        "reinforcement is only for TASK_BREAKOUT and TASK_REMOTE_ENVIRONMENT");
+  }
   const std::unique_ptr<Task> task = *MakeTask(TaskName(r.task()), r.seed());
   if (absl::Status s =
           ResolveNetwork(task->network(), limits, r.mutable_network());
@@ -241,7 +478,6 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
   if (!r.has_checkpoint_every_iterations()) {
     r.set_checkpoint_every_iterations(kDefaultCheckpointEvery);
   }
-  if (!r.has_threads()) r.set_threads(limits.default_threads);
   if (!r.has_online_eprop()) r.set_online_eprop(false);
   if (r.online_eprop() && r.algorithm() == v1::ALGORITHM_BPTT) {
     return absl::InvalidArgumentError(
@@ -251,15 +487,9 @@ absl::StatusOr<JobSpec> ResolveJobSpec(const JobSpec& spec,
           {"stop_criterion", r.stop_criterion(), 0, 1e6},
           {"checkpoint_every_iterations",
            double(r.checkpoint_every_iterations()), 1, 1e8},
-          {"threads", double(r.threads()), 1, double(limits.max_threads)},
       });
       !s.ok()) {
     return s;
-  }
-  if (r.display_name().size() > kMaxDisplayNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("display_name must be at most ", kMaxDisplayNameBytes,
-                     " bytes, got ", r.display_name().size()));
   }
   if (absl::Status s =
           CheckMemory(*task, network, r.schedule().batch_size(), limits);
@@ -302,19 +532,23 @@ std::string TaskName(v1::Task task) {
       return "evidence_accumulation";
     case v1::TASK_PATTERN_GENERATION:
       return "pattern_generation";
+    case v1::TASK_BREAKOUT:
+      return "breakout";
+    case v1::TASK_REMOTE_ENVIRONMENT:
+      return "remote_environment";
     default:
       return "unspecified";
   }
 }
 
 absl::StatusOr<v1::Task> ParseTask(const std::string& name) {
-  for (v1::Task t :
-       {v1::TASK_EVIDENCE_ACCUMULATION, v1::TASK_PATTERN_GENERATION}) {
+  for (v1::Task t : kJobTasks) {
     if (TaskName(t) == name) return t;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown task '", name,
-      "'; known tasks: evidence_accumulation, pattern_generation"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown task '", name,
+                   "'; known tasks: evidence_accumulation, pattern_generation, "
+                   "breakout, remote_environment"));
 }
 
 v1::Algorithm ToProto(Algorithm algorithm) {

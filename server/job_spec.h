@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/rl/actor_critic_agent.h"
 #include "core/train/metrics.h"
 #include "core/train/trainer.h"
 #include "eprop/v1/jobs.pb.h"
@@ -36,7 +37,18 @@ inline constexpr size_t kMaxDisplayNameBytes = 200;
 absl::StatusOr<v1::JobSpec> ResolveJobSpec(const v1::JobSpec& spec,
                                            const JobLimits& limits);
 
-// The trainer inputs of a resolved spec.
+// Every task a job may name, in the order `eprop server-info` lists them.
+inline constexpr v1::Task kJobTasks[] = {
+    v1::TASK_EVIDENCE_ACCUMULATION, v1::TASK_PATTERN_GENERATION,
+    v1::TASK_BREAKOUT, v1::TASK_REMOTE_ENVIRONMENT};
+
+// Reward-based e-prop tasks: an ActorCriticAgent learns from environments
+// (JobSpec.reinforcement) instead of a Trainer from a task's data.
+bool IsReinforcementTask(v1::Task task);
+// The agent of a resolved reinforcement spec.
+AgentConfig ToAgentConfig(const v1::JobSpec& resolved);
+
+// The trainer inputs of a resolved supervised spec.
 struct TrainerInputs {
   std::string task;
   TrainerConfig config;

@@ -20,6 +20,8 @@
 #include "absl/strings/str_join.h"
 #include "core/util/file_io.h"
 #include "server/auth.h"
+#include "server/environment_registry.h"
+#include "server/environment_service.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
 #include "server/log.h"
@@ -131,10 +133,7 @@ v1::ServerInfo MakeServerInfo(const JobManagerOptions& options, bool tls,
   info.set_tls(tls);
   info.set_auth(auth);
   info.set_build_options(EPROP_BUILD_OPTIONS);
-  for (v1::Task task :
-       {v1::TASK_EVIDENCE_ACCUMULATION, v1::TASK_PATTERN_GENERATION}) {
-    info.add_tasks(TaskName(task));
-  }
+  for (v1::Task task : kJobTasks) info.add_tasks(TaskName(task));
   for (v1::Algorithm a :
        {v1::ALGORITHM_BPTT, v1::ALGORITHM_EPROP_SYMMETRIC,
         v1::ALGORITHM_EPROP_RANDOM, v1::ALGORITHM_EPROP_ADAPTIVE}) {
@@ -188,9 +187,16 @@ int Run() {
       JobStore::Open(absl::GetFlag(FLAGS_data_dir));
   if (!store.ok()) return Fail("bad_data_dir", store.status());
 
-  const JobManagerOptions options = ManagerOptions();
+  // Declared before the manager, whose jobs register in it, so that it
+  // outlives them.
+  EnvironmentRegistry environments;
+  JobManagerOptions options = ManagerOptions();
+  options.environments = &environments;
   std::unique_ptr<JobManager> manager =
       JobManager::Create(*std::move(store), options);
+  environments.SetExplainer([jobs = manager.get()](const std::string& id) {
+    return jobs->WhyNoEnvironments(id);
+  });
   for (const std::string& error : manager->load_errors()) {
     Log(LogLevel::kWarning, "job_not_loaded", {{"error", error}});
   }
@@ -201,6 +207,7 @@ int Run() {
   SessionLimits session_limits;
   session_limits.max_memory_bytes = options.limits.max_job_memory_bytes;
   NetworkServiceImpl network_service(networks->get(), &*auth, session_limits);
+  EnvironmentServiceImpl environment_service(&environments, &*auth);
   JobServiceImpl service(
       manager.get(), &*auth,
       MakeServerInfo(options, !absl::GetFlag(FLAGS_tls_cert).empty(),
@@ -215,6 +222,7 @@ int Run() {
   builder.AddListeningPort(address, *credentials, &port);
   builder.RegisterService(&service);
   builder.RegisterService(&network_service);
+  builder.RegisterService(&environment_service);
   // Oversized session chunks get a per-message error from the session
   // (SessionLimits); only messages beyond this end a stream.
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);

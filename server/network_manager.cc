@@ -18,6 +18,14 @@ constexpr char kRecordFile[] = "network.pb";
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
+// Sessions step supervised networks; a reinforcement job's agent is not one.
+absl::Status CheckSupervised(const v1::JobSpec& resolved) {
+  if (!IsReinforcementTask(resolved.task())) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "networks of reinforcement tasks (", TaskName(resolved.task()),
+      ") cannot be opened as networks; they learn in their job"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NetworkManager>> NetworkManager::Create(
@@ -103,6 +111,7 @@ absl::StatusOr<v1::Network> NetworkManager::CreateNetwork(
     absl::StatusOr<v1::JobSpec> resolved =
         ResolveJobSpec(request.spec(), limits_);
     if (!resolved.ok()) return resolved.status();
+    if (absl::Status s = CheckSupervised(*resolved); !s.ok()) return s;
     const TrainerInputs inputs = ToTrainerInputs(*resolved);
     absl::StatusOr<std::unique_ptr<Trainer>> trainer =
         Trainer::Create(inputs.task, inputs.config);
@@ -128,6 +137,7 @@ absl::StatusOr<v1::Network> NetworkManager::Import(
     const std::string& display_name, const std::string& source_job_id) {
   absl::StatusOr<v1::JobSpec> resolved = ResolveJobSpec(spec, limits_);
   if (!resolved.ok()) return resolved.status();
+  if (absl::Status s = CheckSupervised(*resolved); !s.ok()) return s;
   const TrainerInputs inputs = ToTrainerInputs(*resolved);
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(inputs.task, inputs.config);

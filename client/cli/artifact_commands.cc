@@ -128,6 +128,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> RebuildTrainer(
   if (!server::ParseTask(server::TaskName(spec.task())).ok()) {
     return absl::FailedPreconditionError("the job names no known task");
   }
+  if (server::IsReinforcementTask(spec.task())) {
+    return absl::FailedPreconditionError(
+        "plots of reinforcement jobs are not drawn from the checkpoint; see "
+        "`eprop metrics` for the learning curve");
+  }
   const server::TrainerInputs inputs = server::ToTrainerInputs(spec);
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(inputs.task, inputs.config);

@@ -19,6 +19,10 @@ absl::Status BreakoutTrainingOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("num_envs must be in [1, 100000], got ", num_envs));
   }
+  if (resume_frames < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resume_frames must be >= 0, got ", resume_frames));
+  }
   if (report_every_frames < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "report_every_frames must be >= 1, got ", report_every_frames));
@@ -40,6 +44,12 @@ absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
   absl::StatusOr<std::unique_ptr<ActorCriticAgent>> agent =
       ActorCriticAgent::Create(agent_config);
   if (!agent.ok()) return agent.status();
+  if (options.resume_from != nullptr) {
+    if (absl::Status s = (*agent)->RestoreState(*options.resume_from);
+        !s.ok()) {
+      return s;
+    }
+  }
 
   const int n = options.num_envs;
   constexpr int kObs = env::Breakout::kObservationSize;
@@ -58,12 +68,15 @@ absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
   double last_returns_sum = 0.0;
 
   BreakoutTrainingMetrics m;
+  m.frames = options.resume_frames;
   const auto start = std::chrono::steady_clock::now();
   auto fill = [&](bool final) {
     m.elapsed_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
-    m.frames_per_s = m.elapsed_s > 0 ? m.frames / m.elapsed_s : 0.0;
+    m.frames_per_s = m.elapsed_s > 0
+                         ? (m.frames - options.resume_frames) / m.elapsed_s
+                         : 0.0;
     m.avg_return_last100 =
         last_returns.empty() ? 0.0 : last_returns_sum / last_returns.size();
     const AgentMetrics& am = (*agent)->metrics();
@@ -74,7 +87,8 @@ absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
     m.final = final;
   };
 
-  int64_t next_report = options.report_every_frames;
+  int64_t next_report =
+      (m.frames / options.report_every_frames + 1) * options.report_every_frames;
   while (m.frames < options.frames) {
     if (cancel != nullptr && cancel->load()) break;
     for (int b = 0; b < n; ++b) {
@@ -110,6 +124,9 @@ absl::StatusOr<BreakoutTrainingMetrics> TrainBreakout(
     if (m.frames >= next_report) {
       while (next_report <= m.frames)
         next_report += options.report_every_frames;
+      if (options.on_checkpoint && m.frames < options.frames) {
+        options.on_checkpoint((*agent)->SaveState());
+      }
       if (on_report && m.frames < options.frames) {
         fill(false);
         on_report(m);

@@ -32,17 +32,25 @@ struct BreakoutTrainingOptions {
   // The callback runs every this many frames (rounded up to whole
   // decisions) and once at the end.
   int64_t report_every_frames = 100000;
+  // Resuming an earlier run: the agent starts from this state (weights,
+  // optimizer, update count; the games start afresh) and the frame count
+  // from resume_frames, which the budget `frames` includes.
+  const TrainingCheckpoint* resume_from = nullptr;
+  int64_t resume_frames = 0;
+  // If set, receives the agent's state right before every report except
+  // the final one (that state goes to TrainBreakout's final_state).
+  std::function<void(const TrainingCheckpoint&)> on_checkpoint;
 
   absl::Status Validate() const;
 };
 
 struct BreakoutTrainingMetrics {
-  int64_t frames = 0;
+  int64_t frames = 0;  // including BreakoutTrainingOptions::resume_frames
   int64_t episodes = 0;  // finished episodes
   // Mean return of the last min(100, episodes) finished episodes (0 before
   // the first).
   double avg_return_last100 = 0.0;
-  double frames_per_s = 0.0;  // over the whole run so far
+  double frames_per_s = 0.0;  // over this run (since a resume) so far
   double elapsed_s = 0.0;
   int64_t updates = 0;
   double loss = 0.0;     // the agent's last update

@@ -1,4 +1,5 @@
-// An eprop JobService on a loopback port inside the test process, with a
+// An eprop JobService, NetworkService and EnvironmentService on a loopback
+// port inside the test process, with a
 // data directory that survives Restart(), as a restarted server process's
 // would.
 #ifndef EPROP_TESTS_SERVER_TESTING_IN_PROCESS_SERVER_H_
@@ -18,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "eprop/v1/jobs.grpc.pb.h"
 #include "server/auth.h"
+#include "server/environment_registry.h"
+#include "server/environment_service.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
 #include "server/network_service.h"
@@ -69,6 +72,11 @@ class InProcessServer {
         absl::StrCat("127.0.0.1:", port_), std::move(credentials)));
   }
 
+  std::unique_ptr<v1::EnvironmentService::Stub> EnvironmentStub() const {
+    return v1::EnvironmentService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
   JobManager& manager() { return *manager_; }
   const std::string& data_dir() const { return data_dir_; }
   int port() const { return port_; }
@@ -87,7 +95,15 @@ class InProcessServer {
     absl::StatusOr<std::unique_ptr<JobStore>> store =
         JobStore::Open(data_dir_ + "/data");
     ASSERT_TRUE(store.ok()) << store.status();
-    manager_ = JobManager::Create(*std::move(store), options_.manager);
+    environments_ = std::make_unique<EnvironmentRegistry>();
+    JobManagerOptions manager_options = options_.manager;
+    manager_options.environments = environments_.get();
+    manager_ = JobManager::Create(*std::move(store), manager_options);
+    environments_->SetExplainer([jobs = manager_.get()](const std::string& id) {
+      return jobs->WhyNoEnvironments(id);
+    });
+    environment_service_ = std::make_unique<EnvironmentServiceImpl>(
+        environments_.get(), auth_.get());
     absl::StatusOr<std::unique_ptr<NetworkManager>> networks =
         NetworkManager::Create(data_dir_ + "/data", options_.manager.limits,
                                manager_.get());
@@ -104,6 +120,7 @@ class InProcessServer {
     builder.AddListeningPort("127.0.0.1:0", options_.credentials, &port_);
     builder.RegisterService(service_.get());
     builder.RegisterService(network_service_.get());
+    builder.RegisterService(environment_service_.get());
     builder.SetMaxReceiveMessageSize(256 << 20);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
@@ -119,12 +136,16 @@ class InProcessServer {
     network_service_.reset();
     networks_.reset();
     service_.reset();
+    environment_service_.reset();
     manager_.reset();
+    environments_.reset();
   }
 
   ServerOptions options_;
   std::string data_dir_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<EnvironmentRegistry> environments_;
+  std::unique_ptr<EnvironmentServiceImpl> environment_service_;
   std::unique_ptr<JobManager> manager_;
   std::unique_ptr<JobServiceImpl> service_;
   std::unique_ptr<NetworkManager> networks_;
