@@ -43,9 +43,9 @@ absl::Status CheckSpec(const v1::ObservationSpec& spec, const char* what) {
                      static_cast<int>(spec.kind())));
   }
   if (ShapeSize(spec) < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ".shape must have dimensions >= 1 and at most ",
-        kMaxObservationSize, " values, got ", ShapeText(spec)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ".shape must have dimensions >= 1 and at most ",
+                     kMaxObservationSize, " values, got ", ShapeText(spec)));
   }
   if (spec.kind() == v1::OBSERVATION_KIND_RGB_FRAME &&
       (spec.shape_size() != 3 || spec.shape(2) != 3)) {
@@ -76,11 +76,6 @@ absl::Status EnvironmentHubOptions::Validate() const {
         "agent.network.n_in must be the observation size ",
         ShapeSize(observation_spec), ", got ", agent.network.n_in));
   }
-  if (agent.network.readout_bias) {
-    return absl::InvalidArgumentError(
-        "agent.network.readout_bias must be off: filler decisions of empty "
-        "slots would train the bias");
-  }
   if (max_queueing_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_queueing_delay must be >= 0, got ",
@@ -110,6 +105,7 @@ EnvironmentHub::EnvironmentHub(EnvironmentHubOptions options,
 }
 
 EnvironmentHub::~EnvironmentHub() {
+  absl::MutexLock thread_lock(&thread_mu_);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -123,22 +119,22 @@ absl::Time EnvironmentHub::Now() const {
 
 absl::Status EnvironmentHub::CheckOpen(const v1::EnvironmentOpen& open) const {
   if (open.name().size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "name must be at most ", kMaxNameBytes, " bytes, got ",
-        open.name().size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("name must be at most ", kMaxNameBytes, " bytes, got ",
+                     open.name().size()));
   }
   if (open.run_id().empty() || open.run_id().size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "run_id must be 1 to ", kMaxNameBytes, " bytes, got ",
-        open.run_id().size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("run_id must be 1 to ", kMaxNameBytes, " bytes, got ",
+                     open.run_id().size()));
   }
   if (absl::Status s = CheckSpec(open.observation_spec(), "observation_spec");
       !s.ok()) {
     return s;
   }
   if (open.num_actions() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "num_actions must be >= 1, got ", open.num_actions()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_actions must be >= 1, got ", open.num_actions()));
   }
   if (open.job_id() != options_.job_id) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -153,9 +149,9 @@ absl::Status EnvironmentHub::CheckOpen(const v1::EnvironmentOpen& open) const {
         ShapeText(open.observation_spec())));
   }
   if (open.num_actions() != options_.agent.n_actions) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "num_actions must equal the job's ", options_.agent.n_actions,
-        ", got ", open.num_actions()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("num_actions must equal the job's ",
+                     options_.agent.n_actions, ", got ", open.num_actions()));
   }
   return absl::OkStatus();
 }
@@ -168,17 +164,33 @@ void EnvironmentHub::ResetSlotLocked(Slot* slot) {
   slot->episode_return = 0.0;
 }
 
+absl::Status EnvironmentHub::CheckHandleLocked(
+    const SlotHandle& handle, absl::string_view not_joined) const {
+  if (closed_) return ClosedErrorLocked();
+  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
+      generation_[handle.slot].load() != handle.generation) {
+    return absl::FailedPreconditionError(not_joined);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SlotHandle> EnvironmentHub::Join(
-    const v1::EnvironmentOpen& open, ActionSink sink) {
+    const v1::EnvironmentOpen& open, EnvironmentCallbacks callbacks) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return ClosedErrorLocked();
+  }
   if (absl::Status s = CheckOpen(open); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
+  if (closed_) return ClosedErrorLocked();
   for (int b = 0; b < static_cast<int>(slots_.size()); ++b) {
     Slot& slot = slots_[b];
     if (slot.occupied) continue;
     slot.occupied = true;
     slot.name = open.name();
     slot.run_id = open.run_id();
-    slot.sink = std::make_shared<const ActionSink>(std::move(sink));
+    slot.callbacks =
+        std::make_shared<const EnvironmentCallbacks>(std::move(callbacks));
     // `participated` stays: if the previous tenant was in the last
     // decision, that participation is cut at the next one.
     ResetSlotLocked(&slot);
@@ -187,18 +199,27 @@ absl::StatusOr<SlotHandle> EnvironmentHub::Join(
     ++metrics_.connected;
     return SlotHandle{b, generation};
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "job ", options_.job_id, " has no free environment slot (",
-      slots_.size(), " in use)"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("job ", options_.job_id, " has no free environment slot (",
+                   slots_.size(), " in use)"));
 }
 
 absl::Status EnvironmentHub::Reopen(const SlotHandle& handle,
                                     const v1::EnvironmentOpen& open) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s =
+            CheckHandleLocked(handle, "the environment is not joined");
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = CheckOpen(open); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
-      generation_[handle.slot].load() != handle.generation) {
-    return absl::FailedPreconditionError("the environment is not joined");
+  if (absl::Status s =
+          CheckHandleLocked(handle, "the environment is not joined");
+      !s.ok()) {
+    return s;
   }
   Slot& slot = slots_[handle.slot];
   slot.name = open.name();
@@ -215,18 +236,19 @@ absl::Status EnvironmentHub::Reopen(const SlotHandle& handle,
 void EnvironmentHub::Leave(const SlotHandle& handle) {
   {
     absl::MutexLock lock(&mu_);
-    if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
-        generation_[handle.slot].load() != handle.generation) {
-      return;
+    if (handle.slot >= 0 && handle.slot < static_cast<int>(slots_.size()) &&
+        generation_[handle.slot].load() == handle.generation) {
+      Slot& slot = slots_[handle.slot];
+      slot.occupied = false;
+      slot.callbacks.reset();
+      ResetSlotLocked(&slot);
+      generation_[handle.slot].store(0);
+      --metrics_.connected;
     }
-    Slot& slot = slots_[handle.slot];
-    slot.occupied = false;
-    slot.sink.reset();
-    ResetSlotLocked(&slot);
-    generation_[handle.slot].store(0);
-    --metrics_.connected;
   }
-  // Waits for a delivery in progress, which may still hold the old sink.
+  // Waits for a delivery in progress, which may still hold the old
+  // callbacks: an action of Poll, or on_closed of a Close that made the
+  // handle stale.
   absl::MutexLock wait(&deliver_mu_);
 }
 
@@ -243,9 +265,9 @@ absl::Status EnvironmentHub::Decode(const v1::EnvironmentStep& step,
             "a FEATURES observation goes in `features`, not `observation`");
       }
       if (step.features_size() != n_in_) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("features must have ", n_in_, " values, got ",
-                         step.features_size()));
+        return absl::InvalidArgumentError(absl::StrCat("features must have ",
+                                                       n_in_, " values, got ",
+                                                       step.features_size()));
       }
       for (int i = 0; i < n_in_; ++i) {
         if (!std::isfinite(step.features(i))) {
@@ -279,9 +301,9 @@ absl::Status EnvironmentHub::Decode(const v1::EnvironmentStep& step,
       }
       const int64_t bytes_needed = (int64_t{n_in_} + 7) / 8;
       if (static_cast<int64_t>(step.observation().size()) != bytes_needed) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "observation must have ", bytes_needed, " bytes (", n_in_,
-            " bits), got ", step.observation().size()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("observation must have ", bytes_needed, " bytes (",
+                         n_in_, " bits), got ", step.observation().size()));
       }
       const std::string& bytes = step.observation();
       for (int i = 0; i < n_in_; ++i) {
@@ -299,21 +321,21 @@ absl::Status EnvironmentHub::Step(const SlotHandle& handle,
   std::vector<float> observation;
   if (absl::Status s = Decode(step, &observation); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size()) ||
-      generation_[handle.slot].load() != handle.generation) {
-    return absl::FailedPreconditionError(
-        "the environment is not joined: send EnvironmentOpen first");
+  if (absl::Status s = CheckHandleLocked(
+          handle, "the environment is not joined: send EnvironmentOpen first");
+      !s.ok()) {
+    return s;
   }
   Slot& slot = slots_[handle.slot];
   if (slot.awaiting_action) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step ", step.sequence_number(), " sent before the action for step ",
-        slot.last_sequence));
+    return absl::FailedPreconditionError(
+        absl::StrCat("step ", step.sequence_number(),
+                     " sent before the action for step ", slot.last_sequence));
   }
   if (slot.has_sequence && step.sequence_number() <= slot.last_sequence) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sequence_number must increase: got ", step.sequence_number(),
-        " after ", slot.last_sequence));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sequence_number must increase: got ",
+                     step.sequence_number(), " after ", slot.last_sequence));
   }
   // Episode-return metrics follow the environment's own view, cuts or not;
   // the first step after a join or a new run has no previous action.
@@ -383,12 +405,12 @@ bool EnvironmentHub::Poll() {
     int slot;
     uint64_t generation;
     int64_t sequence_number;
-    std::shared_ptr<const ActionSink> sink;
+    std::shared_ptr<const EnvironmentCallbacks> callbacks;
   };
   std::vector<Pending> pending;
   {
     absl::MutexLock lock(&mu_);
-    if (!DueLocked(Now())) return false;
+    if (closed_ || !DueLocked(Now())) return false;
     for (int b = 0; b < n; ++b) {
       Slot& slot = slots_[b];
       const bool ready = slot.occupied && slot.ready;
@@ -416,7 +438,7 @@ bool EnvironmentHub::Poll() {
         slot.ready = false;
         slot.fresh = false;
         pending.push_back(
-            {b, generation_[b].load(), slot.sequence_number, slot.sink});
+            {b, generation_[b].load(), slot.sequence_number, slot.callbacks});
       }
     }
     last_decision_.real = real;
@@ -435,7 +457,7 @@ bool EnvironmentHub::Poll() {
   }
   std::vector<int32_t> actions(n, 0);
   if (status.ok()) {
-    status = agent_->Act(observations.data(), actions.data());
+    status = agent_->Act(observations.data(), actions.data(), real.data());
     awaiting_reward_ = status.ok();
   }
 
@@ -452,6 +474,8 @@ bool EnvironmentHub::Poll() {
     }
     metrics_.updates = agent_->metrics().updates;
     metrics_.loss = agent_->metrics().loss;
+    metrics_.entropy = agent_->metrics().entropy;
+    metrics_.rate_hz = agent_->metrics().rate_hz;
   }
   absl::MutexLock deliver(&deliver_mu_);
   for (const Pending& p : pending) {
@@ -462,34 +486,104 @@ bool EnvironmentHub::Poll() {
       message.mutable_action()->set_action(actions[p.slot]);
     } else {
       // Inputs are validated before they are queued; this is a bug.
-      message.set_status_code(static_cast<int32_t>(absl::StatusCode::kInternal));
+      message.set_status_code(
+          static_cast<int32_t>(absl::StatusCode::kInternal));
       message.set_status_message(std::string(status.message()));
     }
-    (*p.sink)(message);
+    if (p.callbacks->on_message) p.callbacks->on_message(message);
   }
   return true;
 }
 
 void EnvironmentHub::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  absl::MutexLock thread_lock(&thread_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;  // closed
+  }
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+}
+
+void EnvironmentHub::Close(const absl::Status& status) {
+  // Held throughout: a concurrent second Close returns once this one is done.
+  absl::MutexLock thread_lock(&thread_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    close_status_ = status;
+    stopping_ = true;  // wakes Loop(); Poll() decides nothing any more
+  }
+  if (thread_.joinable()) thread_.join();
+  // Waits for a Poll() in progress on another thread, and its deliveries.
+  absl::MutexLock poll_lock(&poll_mu_);
+  absl::MutexLock deliver(&deliver_mu_);
+  std::vector<std::shared_ptr<const EnvironmentCallbacks>> closed;
+  absl::Status why;
+  {
+    absl::MutexLock lock(&mu_);
+    why = close_status_;
+    for (int b = 0; b < static_cast<int>(slots_.size()); ++b) {
+      Slot& slot = slots_[b];
+      if (!slot.occupied) continue;
+      closed.push_back(std::move(slot.callbacks));
+      slot.occupied = false;
+      slot.callbacks.reset();
+      ResetSlotLocked(&slot);
+      generation_[b].store(0);
+    }
+    metrics_.connected = 0;
+  }
+  for (const std::shared_ptr<const EnvironmentCallbacks>& callbacks : closed) {
+    if (callbacks->on_closed) callbacks->on_closed(why);
+  }
+}
+
+bool EnvironmentHub::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+absl::Status EnvironmentHub::ClosedErrorLocked() const {
+  if (!close_status_.ok()) return close_status_;
+  return absl::FailedPreconditionError(
+      absl::StrCat("job ", options_.job_id, " has ended"));
+}
+
+TrainingCheckpoint EnvironmentHub::SaveAgentState() const {
+  absl::MutexLock poll_lock(&poll_mu_);
+  return agent_->SaveState();
+}
+
+absl::Status EnvironmentHub::RestoreAgentState(
+    const TrainingCheckpoint& state) {
+  absl::MutexLock poll_lock(&poll_mu_);
+  if (awaiting_reward_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", options_.job_id,
+        ": the agent's state can be restored only before its first "
+        "decision"));
+  }
+  return agent_->RestoreState(state);
 }
 
 void EnvironmentHub::Loop() {
-  // Wakes on every state change (a queued step, a leave) and at the next
-  // queueing deadline; re-checks at least every 50 ms.
+  // Wakes on every state change that makes a decision due or moves the next
+  // queueing deadline earlier (a queued step, a leave), at that deadline,
+  // and re-checks at least every 50 ms.
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      if (!DueLocked(absl::Now())) {
-        const absl::Time deadline =
-            std::min(NextDeadlineLocked(), absl::Now() + absl::Milliseconds(50));
-        auto due_or_stopping = [this]() {
-          return stopping_ || DueLocked(absl::Now());
+      while (!stopping_ && !DueLocked(absl::Now())) {
+        const absl::Time deadline = std::min(
+            NextDeadlineLocked(), absl::Now() + absl::Milliseconds(50));
+        auto wake = [this, deadline]() {
+          return stopping_ || DueLocked(absl::Now()) ||
+                 NextDeadlineLocked() < deadline;
         };
-        mu_.AwaitWithDeadline(absl::Condition(&due_or_stopping), deadline);
-        if (stopping_) return;
+        mu_.AwaitWithDeadline(absl::Condition(&wake), deadline);
       }
+      if (stopping_) return;
     }
     Poll();
   }

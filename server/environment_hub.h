@@ -1,8 +1,9 @@
 // The environment hub of an RL job (issue 6): one ActorCriticAgent with a
 // fixed number of slots (AgentConfig::num_envs), and the remote
 // environments (proto/eprop/v1/environments.proto) mapped onto them. Pure:
-// no gRPC; a ConnectEnvironment reactor, or a test, calls Join, Step and
-// Leave and receives actions through the ActionSink it registered.
+// no gRPC; a ConnectEnvironment reactor (server/environment_service.h), or
+// a test, calls Join, Step and Leave and receives actions, and the end of
+// the job, through the EnvironmentCallbacks it registered.
 //
 // Step semantics. An EnvironmentStep carries the observation to act on and
 // the outcome (reward, terminated, truncated) of the environment's previous
@@ -16,38 +17,33 @@
 // feeds the queued observations to their slots and zeros to every other
 // slot, and sends the actions of the queued steps only.
 //
-// The lockstep agent and slots without a step (the choice and its effect on
-// learning). The agent always simulates every slot. A slot without a real
-// observation gets a zero observation, reward 0 and (normally) no terminal
-// flag: a "filler" decision. From the zero network state with zero input
-// the network stays exactly at rest (no spikes, pseudo-derivatives 0), its
-// readout is 0 without a readout bias (the hub refuses readout_bias, which
-// AgentConfig::DefaultNetwork() turns on: a per-slot mask in the agent
-// would lift this and avoid the cut bias below; a follow-up), the
-// policy is uniform and V = 0, so R = A = 0 and dE/dy = 0: filler decisions
-// contribute exactly zero gradient. Their costs: compute for empty slots,
-// and dilution of the mean (the agent divides by U * num_envs, and averages
-// the firing-rate regulariser over all slots), i.e. a smaller effective
-// learning rate when few environments are connected.
-// Every slot is at rest whenever it is filler because a real environment's
-// participation always ends with a terminal transition (which resets its
-// network state): when the episode ends; when the environment leaves,
-// re-opens with a new run id or stalls (a "cut": reward 0, terminal, since
-// the true outcome is unknown or belongs to another run). A cut teaches
-// R = 0 for the cut decision (value and policy bias toward 0 at that one
-// decision), which is why max_queueing_delay should exceed the environments'
-// normal step time; a stalled environment's late step is then accepted as a
-// fresh start (its reward counts toward the episode-return metrics but not
-// toward learning) with a fresh network state. A filler decision is also
-// marked terminal right before a real environment starts in its slot, so no
-// return crosses from filler into the real episode. Truncation is treated as
-// termination (no bootstrap past it), as in core/rl/breakout_training.
+// The lockstep agent and slots without a step. The agent always simulates
+// every slot; a slot without a queued step is inactive for that decision
+// (ActorCriticAgent's active mask): it is fed zeros and takes no part in
+// learning, and the loss is a mean over the active decisions only, so the
+// effective learning rate does not depend on how many environments are
+// connected. A real environment's participation ends with a terminal
+// transition (which resets its network state): when the episode ends; when
+// the environment leaves, re-opens with a new run id or stalls (a "cut":
+// reward 0, terminal, since the true outcome is unknown or belongs to
+// another run). A cut teaches R = 0 for the cut decision, which is why
+// max_queueing_delay should exceed the environments' normal step time; a
+// stalled environment's late step is then accepted as a fresh start (its
+// reward counts toward the episode-return metrics but not toward learning)
+// with a fresh network state. Truncation is treated as termination (no
+// bootstrap past it), as in core/rl/breakout_training.
+//
+// Closing. When the job ends, Close(status) stops the decision thread, frees
+// every slot and calls each joined environment's on_closed(status) (after
+// any action still being delivered); later Join, Reopen and Step calls fail
+// with `status` (FAILED_PRECONDITION if it is OK, i.e. the job completed).
+// The agent's state stays readable (SaveAgentState).
 //
 // Threads. All methods are thread-safe. Decisions run on Poll() (tests, with
-// an injected clock) or on the hub's own thread (Start()). Sinks are called
-// outside the hub's state lock but under its delivery lock: a sink must not
-// call into the hub, and after Leave() returns the left environment's sink
-// is never called again.
+// an injected clock) or on the hub's own thread (Start()). Callbacks are
+// called outside the hub's state lock but under its delivery lock, one at a
+// time: a callback must not call into the hub (nor Close it), and after
+// Leave() returns neither callback of the left environment is called again.
 #ifndef EPROP_SERVER_ENVIRONMENT_HUB_H_
 #define EPROP_SERVER_ENVIRONMENT_HUB_H_
 
@@ -63,9 +59,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/rl/actor_critic_agent.h"
+#include "core/train/checkpoint.h"
 #include "eprop/v1/environments.pb.h"
 
 namespace eprop::server {
@@ -74,7 +72,7 @@ struct EnvironmentHubOptions {
   std::string job_id;
   // The agent: num_envs is the number of slots, network.n_in must be the
   // product of the observation shape, n_actions the environments' number of
-  // actions. readout_bias must be off (see the header comment).
+  // actions.
   AgentConfig agent;
   v1::ObservationSpec observation_spec;
   absl::Duration max_queueing_delay = absl::Milliseconds(20);
@@ -94,20 +92,34 @@ struct SlotHandle {
 // Receives the AgentMessage (an action) answering a queued step.
 using ActionSink = std::function<void(const v1::AgentMessage&)>;
 
+// One joined environment's end of the hub, given to Join. Both are called
+// under the hub's delivery lock (see Threads above), on the decision thread
+// or the thread that calls Close.
+struct EnvironmentCallbacks {
+  // The answer to a queued step (an action; INTERNAL if the agent failed).
+  ActionSink on_message;
+  // The job ended (Close): the environment is no longer joined, no message
+  // follows; the connection should end with `status` (OK: the job
+  // completed). May be empty.
+  std::function<void(const absl::Status& status)> on_closed;
+};
+
 struct EnvironmentHubMetrics {
-  int connected = 0;        // environments joined now
-  int64_t frames = 0;       // steps answered with an action
-  int64_t decisions = 0;    // agent decisions (batches)
-  int64_t episodes = 0;     // finished episodes (terminated or truncated)
+  int connected = 0;      // environments joined now
+  int64_t frames = 0;     // steps answered with an action
+  int64_t decisions = 0;  // agent decisions (batches)
+  int64_t episodes = 0;   // finished episodes (terminated or truncated)
   double avg_return_last100 = 0.0;  // over the last min(100, episodes)
-  int64_t cuts = 0;         // participations ended by a stall (see above)
-  int64_t updates = 0;      // the agent's weight updates
-  double loss = 0.0;        // the agent's last update
+  int64_t cuts = 0;      // participations ended by a stall (see above)
+  int64_t updates = 0;   // the agent's weight updates
+  double loss = 0.0;     // the agent's last update
+  double entropy = 0.0;  // last update: mean policy entropy [nats]
+  double rate_hz = 0.0;  // last update: mean firing rate [Hz]
 };
 
 // What the last decision fed the agent (for tests and logs).
 struct HubDecisionRecord {
-  std::vector<uint8_t> real;   // [slots] 1: a queued observation, 0: filler
+  std::vector<uint8_t> real;  // [slots] 1: a queued observation, 0: filler
   // The Reward() given for the previous decision just before this one
   // (empty for the first decision).
   std::vector<float> rewards;
@@ -118,47 +130,75 @@ class EnvironmentHub {
  public:
   static absl::StatusOr<std::unique_ptr<EnvironmentHub>> Create(
       EnvironmentHubOptions options);
-  ~EnvironmentHub();  // stops the thread
+  ~EnvironmentHub();  // stops the thread; calls no callback
   EnvironmentHub(const EnvironmentHub&) = delete;
   EnvironmentHub& operator=(const EnvironmentHub&) = delete;
 
   // Checks `open` (INVALID_ARGUMENT if malformed, FAILED_PRECONDITION if the
   // job id, observation spec or number of actions differ from the job's)
   // and takes a free slot (RESOURCE_EXHAUSTED if none). The environment
-  // starts with a fresh network state.
+  // starts with a fresh network state. After Close, fails with Close's
+  // status (FAILED_PRECONDITION if that was OK).
   absl::StatusOr<SlotHandle> Join(const v1::EnvironmentOpen& open,
-                                  ActionSink sink);
+                                  EnvironmentCallbacks callbacks);
   // A second open on the same connection: the same checks; the same run id
   // changes nothing, a new one cuts the current participation (fresh
   // network state) and drops a queued step without answering it.
   absl::Status Reopen(const SlotHandle& handle,
                       const v1::EnvironmentOpen& open);
   // Frees the slot; a queued step is dropped without answer. No-op for a
-  // stale handle.
+  // stale handle (also after Close). Either way it returns only when no
+  // callback of the handle's environment runs or will run.
   void Leave(const SlotHandle& handle);
 
-  // Checks and queues a step; its action goes to the sink. Errors change
+  // Checks and queues a step; its action goes to on_message. Errors change
   // nothing: INVALID_ARGUMENT (observation of the wrong field or size,
   // non-finite values or reward, sequence number not increasing),
   // FAILED_PRECONDITION (stale handle, or a step while the previous one
-  // still waits for its action).
+  // still waits for its action); after Close, as Join.
   absl::Status Step(const SlotHandle& handle, const v1::EnvironmentStep& step);
 
   // Runs one decision if one is due at clock(); true if it ran.
   bool Poll();
-  // Runs decisions on a thread until the hub is destroyed (real time).
+  // Runs decisions on a thread until Close or destruction (real time).
+  // Call at most once.
   void Start();
+
+  // The job is ending: stops the decision thread (waiting for a decision in
+  // progress and its deliveries), frees every slot, calls on_closed(status)
+  // of each joined environment and makes later Join, Reopen and Step fail
+  // with `status`. OK means the job completed: connections end with OK and
+  // later calls fail with FAILED_PRECONDITION "job <id> has ended".
+  // Idempotent: later calls do nothing (a concurrent second call returns
+  // once the first is done). Must not be called from a callback.
+  void Close(const absl::Status& status);
+  bool closed() const;
+
+  // The agent's learned state (ActorCriticAgent::SaveState); waits for a
+  // decision in progress. Also after Close.
+  TrainingCheckpoint SaveAgentState() const;
+  // Restores a state saved by an agent with the same configuration
+  // (ActorCriticAgent::RestoreState; INVALID_ARGUMENT if it does not fit).
+  // Only before the first decision, i.e. right after Create (before any
+  // step is decided; in practice before Start): the agent refuses to
+  // restore between an Act and its Reward, and after the first decision the
+  // hub always holds one pending Reward. FAILED_PRECONDITION afterwards.
+  absl::Status RestoreAgentState(const TrainingCheckpoint& state);
 
   EnvironmentHubMetrics metrics() const;
   HubDecisionRecord last_decision() const;
   int num_slots() const { return options_.agent.num_envs; }
+  const std::string& job_id() const { return options_.job_id; }
+  absl::Duration max_queueing_delay() const {
+    return options_.max_queueing_delay;
+  }
 
  private:
   struct Slot {
     bool occupied = false;
     std::string name;
     std::string run_id;
-    std::shared_ptr<const ActionSink> sink;
+    std::shared_ptr<const EnvironmentCallbacks> callbacks;
     // A step is queued, not yet decided.
     bool ready = false;
     // A step was accepted and its action is not delivered yet.
@@ -197,7 +237,15 @@ class EnvironmentHub {
   const EnvironmentHubOptions options_;
   const int n_in_;
 
-  absl::Mutex poll_mu_;  // one decision at a time; guards agent_
+  // The error of calls after Close.
+  absl::Status ClosedErrorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stale-handle or closed error of Reopen and Step.
+  absl::Status CheckHandleLocked(const SlotHandle& handle,
+                                 absl::string_view not_joined) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Lock order: poll_mu_, then deliver_mu_, then mu_.
+  mutable absl::Mutex poll_mu_;  // one decision at a time; guards agent_
   std::unique_ptr<ActorCriticAgent> agent_ ABSL_GUARDED_BY(poll_mu_);
   bool awaiting_reward_ ABSL_GUARDED_BY(poll_mu_) = false;
 
@@ -210,9 +258,12 @@ class EnvironmentHub {
   std::deque<double> last_returns_ ABSL_GUARDED_BY(mu_);
   HubDecisionRecord last_decision_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status close_status_ ABSL_GUARDED_BY(mu_);  // Close's
 
-  absl::Mutex deliver_mu_;  // held while sinks are called
-  std::thread thread_;
+  absl::Mutex deliver_mu_;  // held while callbacks are called
+  absl::Mutex thread_mu_;   // serialises Start, Close and the destructor
+  std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
 };
 
 }  // namespace eprop::server

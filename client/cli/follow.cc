@@ -15,6 +15,10 @@
 namespace eprop::cli {
 namespace {
 
+constexpr char kNoRlPlots[] =
+    "--plots-dir applies only to supervised jobs; `eprop metrics` prints the "
+    "reports of a reinforcement-learning job";
+
 // Prints the events of a followed job: state changes and validations.
 class EventPrinter {
  public:
@@ -39,13 +43,22 @@ class EventPrinter {
 
   void OnMetrics(const v1::IterationMetrics& proto) {
     if (!options_.show_metrics) return;
-    const IterationMetrics m = server::FromProto(proto);
+    std::string line;
+    if (server::IsReinforcementTask(job_.spec().task())) {
+      const RlMetrics m = RlMetricsFromProto(proto, IsRemoteJob(job_.spec()));
+      line = options_.json
+                 ? RlMetricsJson(m)
+                 : RlProgressLine(m, job_.spec().reinforcement().max_frames());
+    } else {
+      const IterationMetrics m = server::FromProto(proto);
+      line = options_.json
+                 ? MetricsJson(m)
+                 : ProgressLine(m, job_.spec().schedule().max_iterations());
+    }
     if (options_.json) {
-      std::cout << MetricsJson(m) << std::endl;
+      std::cout << line << std::endl;
       return;
     }
-    const std::string line =
-        ProgressLine(m, job_.spec().schedule().max_iterations());
     std::cout << (live_ ? "\r" : "") << line << (live_ ? "" : "\n")
               << std::flush;
     line_open_ = live_;
@@ -117,6 +130,10 @@ absl::StatusOr<v1::Job> FinalJob(Connection& connection,
 int FollowJob(const std::string& command, Connection& connection,
               const v1::Job& job_now, const FollowOptions& options) {
   const std::string& job_id = job_now.job_id();
+  if (!options.plots_dir.empty() &&
+      server::IsReinforcementTask(job_now.spec().task())) {
+    return UsageError(command, kNoRlPlots);
+  }
   EventPrinter printer(options);
   // Known before the stream starts, so progress lines can show the
   // iteration budget whatever order the events come in.

@@ -17,15 +17,19 @@ struct FollowOptions {
   bool show_metrics = true;
   bool json = false;
   int64_t from_iteration = 0;  // replay recorded metrics from here
-  std::string plots_dir;       // non-empty: write the job's plots there
+  // Non-empty: write the job's plots there (supervised jobs only).
+  std::string plots_dir;
 };
 
 // Streams the events of `job_now` (the job as a GetJob or SubmitJob just
 // returned it) until it is final, then prints the final
 // summary (FinalSummary / FinalSummaryJson, the latter with the plot paths
-// when plots were written). Returns 0 if the job succeeded (and the plots,
-// if asked for, were written), else 1; errors are reported on stderr as
-// "eprop COMMAND: ...".
+// when plots were written). Metrics are shown by the job's task:
+// validations (ProgressLine / MetricsJson) of supervised jobs, reports
+// (RlProgressLine / RlMetricsJson) of reinforcement-learning jobs. Returns
+// 0 if the job succeeded (and the plots, if asked for, were written), else
+// 1; 2 (a usage error, before following) for plots_dir with an RL job;
+// errors are reported on stderr as "eprop COMMAND: ...".
 int FollowJob(const std::string& command, Connection& connection,
               const v1::Job& job_now, const FollowOptions& options);
 

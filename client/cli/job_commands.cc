@@ -138,7 +138,8 @@ int RunStatus(const GlobalOptions& options,
       "Shows a job: state (and failure reason), its spec with every default\n"
       "filled in, iterations completed, the latest validation, the\n"
       "checkpoint's iteration and the times it was created, started and\n"
-      "finished.\n"));
+      "finished. Reinforcement-learning jobs show frames done of their\n"
+      "budget, weight updates and their latest report instead.\n"));
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
   v1::GetJobRequest request;
@@ -212,11 +213,14 @@ int RunWatch(const GlobalOptions& options,
   static const auto* spec = new CommandSpec{
       "watch",
       "usage: eprop watch JOB [--from-iteration=N] [--plots-dir=DIR]\n\n"
-      "Follows a job like `eprop submit --follow`: its recorded validations,\n"
-      "then live progress until it ends, then a summary. Exits 0 if the job\n"
-      "succeeded, 1 if it failed or was cancelled.\n",
-      {{"from-iteration", false, "replay recorded validations from here", "0"},
-       {"plots-dir", false, "at the end, write the job's plots here", ""}},
+      "Follows a job like `eprop submit --follow`: its recorded validations\n"
+      "(reports of reinforcement-learning jobs), then live progress until it\n"
+      "ends, then a summary. Exits 0 if the job succeeded, 1 if it failed or\n"
+      "was cancelled.\n",
+      {{"from-iteration", false,
+        "replay recorded validations from here (RL jobs: weight update)", "0"},
+       {"plots-dir", false,
+        "at the end, write the job's plots here (supervised jobs)", ""}},
       {"JOB"}};
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
   if (!parsed.args) return parsed.exit_code;
@@ -254,6 +258,26 @@ std::string MetricsTable(const std::vector<IterationMetrics>& history) {
   return out;
 }
 
+// `eprop metrics` of a reinforcement-learning job in `format` (table, csv
+// or json).
+std::string RlMetricsOutput(const v1::GetMetricsResponse& response, bool remote,
+                            const std::string& format) {
+  std::vector<RlMetrics> history;
+  for (const v1::IterationMetrics& m : response.metrics()) {
+    history.push_back(RlMetricsFromProto(m, remote));
+  }
+  if (format == "table") return RlMetricsTable(history, remote);
+  std::string out;
+  if (format == "csv") {
+    out = RlJobCsvHeader();
+    for (const RlMetrics& m : history) out += RlJobCsvRow(m);
+  } else {
+    for (const RlMetrics& m : history)
+      absl::StrAppend(&out, RlMetricsJson(m), "\n");
+  }
+  return out;
+}
+
 // The --format of `metrics`: the flag, else json under --output json,
 // else table.
 absl::StatusOr<std::string> MetricsFormat(const ParsedCommand& parsed) {
@@ -274,11 +298,19 @@ int RunMetrics(const GlobalOptions& options,
       "[--from-iteration=N]\n\n"
       "Prints a job's recorded validations: a table, the rows of\n"
       "metrics.csv (as `eprop train --local` writes it, header included) or\n"
-      "one JSON object per validation (the keys of train's JSON lines).\n",
+      "one JSON object per validation (the keys of train's JSON lines).\n"
+      "Reinforcement-learning jobs (breakout, remote_environment) print their\n"
+      "reports instead: updates, frames, episodes, average return of the\n"
+      "last 100 episodes, frames/s, loss, entropy, rate, training time and,\n"
+      "with remote environments, how many were connected. Their CSV has the\n"
+      "columns of `eprop train --local --task breakout`'s metrics.csv up to\n"
+      "updates, then connected_environments (empty for built-in games); their\n"
+      "JSON lines the keys of its JSON lines without task and final.\n",
       {{"format", false,
         "table, csv or json (default: json with --output json, else table)",
         ""},
-       {"from-iteration", false, "only validations at or after this iteration",
+       {"from-iteration", false,
+        "only validations at or after this iteration (RL jobs: weight update)",
         "0"}},
       {"JOB"}};
   ParsedCommand parsed = ParseCommand(*spec, options, argv);
@@ -291,6 +323,14 @@ int RunMetrics(const GlobalOptions& options,
   }
   std::unique_ptr<Connection> connection = ConnectOrReport(spec->name, options);
   if (connection == nullptr) return kExitFailure;
+  // The job's task decides how its metrics read.
+  v1::GetJobRequest job_request;
+  job_request.set_job_id(parsed.Positional(0));
+  v1::Job job;
+  if (!CallOrReport(spec->name, *connection, &Stub::GetJob, job_request,
+                    &job)) {
+    return kExitFailure;
+  }
   v1::GetMetricsRequest request;
   request.set_job_id(parsed.Positional(0));
   request.set_from_iteration(*from);
@@ -298,6 +338,11 @@ int RunMetrics(const GlobalOptions& options,
   if (!CallOrReport(spec->name, *connection, &Stub::GetMetrics, request,
                     &response)) {
     return kExitFailure;
+  }
+  if (server::IsReinforcementTask(job.spec().task())) {
+    std::cout << RlMetricsOutput(response, IsRemoteJob(job.spec()), *format)
+              << std::flush;
+    return kExitOk;
   }
   std::vector<IterationMetrics> history;
   for (const v1::IterationMetrics& m : response.metrics()) {

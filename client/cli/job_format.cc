@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/metrics_format.h"
 #include "server/job_spec.h"
@@ -15,8 +16,18 @@ namespace {
 
 using server::AlgorithmNameOf;
 using server::FromProto;
+using server::IsReinforcementTask;
 using server::JobStateName;
 using server::TaskName;
+
+bool IsRlJob(const v1::Job& job) {
+  return IsReinforcementTask(job.spec().task());
+}
+
+// The latest report of an RL job (all zero before the first).
+RlMetrics LatestRl(const v1::Job& job) {
+  return RlMetricsFromProto(job.latest_metrics(), IsRemoteJob(job.spec()));
+}
 
 // Local time of a unix time in ms; "-" for 0 (not yet).
 std::string TimeText(int64_t unix_ms) {
@@ -31,15 +42,37 @@ double RunSeconds(const v1::Job& job) {
   return (job.end_time_unix_ms() - job.start_time_unix_ms()) / 1000.0;
 }
 
-// ", \"error\":x" or ", \"nmse\":x" of the latest validation, if any.
+// ", \"error\":x" or ", \"nmse\":x" of the latest validation, if any (RL:
+// frames, episodes and avg_return_last100).
 std::string LatestMetricJson(const v1::Job& job) {
   if (!job.has_latest_metrics()) return "";
+  if (IsRlJob(job)) {
+    const RlMetrics m = LatestRl(job);
+    return absl::StrCat(
+        ",\"frames\":", m.frames, ",\"episodes\":", m.episodes,
+        ",\"avg_return_last100\":", JsonNumber(m.avg_return_last100, 4));
+  }
   const IterationMetrics m = FromProto(job.latest_metrics());
   return absl::StrFormat(",\"%s\":%.6g", TaskMetricKey(m), TaskMetric(m));
 }
 
-std::string MetricsText(const v1::IterationMetrics& proto) {
-  const IterationMetrics m = FromProto(proto);
+std::string RlMetricsText(const RlMetrics& m) {
+  std::string text = absl::StrFormat(
+      "update %d: %d frames, %d episodes, average return %.2f (last 100), "
+      "%.0f frames/s, loss %.4g, entropy %.3f, rate %.1f Hz, %.1f s of "
+      "training",
+      m.updates, m.frames, m.episodes, m.avg_return_last100, m.frames_per_s,
+      m.loss, m.entropy, m.rate_hz, m.elapsed_s);
+  if (m.connected_environments >= 0) {
+    absl::StrAppend(&text, ", ", m.connected_environments,
+                    " environment(s) connected");
+  }
+  return text;
+}
+
+std::string MetricsText(const v1::Job& job) {
+  if (IsRlJob(job)) return RlMetricsText(LatestRl(job));
+  const IterationMetrics m = FromProto(job.latest_metrics());
   return absl::StrFormat(
       "iteration %d: loss %.4f, %s %.4g, rate %.1f Hz, %.2f ms/iter, %.1f s "
       "of training",
@@ -53,9 +86,66 @@ std::string StateText(const v1::Job& job) {
   return text;
 }
 
+std::string RlSpecSummary(const v1::JobSpec& spec) {
+  const v1::ReinforcementSpec& rl = spec.reinforcement();
+  std::string text =
+      absl::StrFormat("seed %d, %d LIF + %d ALIF, ", spec.seed(),
+                      spec.network().n_lif(), spec.network().n_alif());
+  if (IsRemoteJob(spec)) {
+    absl::StrAppendFormat(&text,
+                          "up to %d remote environments (queueing delay <= "
+                          "%d ms)",
+                          rl.num_envs(), rl.max_queueing_delay_ms());
+  } else {
+    absl::StrAppendFormat(&text, "%d built-in games", rl.num_envs());
+  }
+  absl::StrAppendFormat(
+      &text,
+      ", observation %s, %d actions, %d steps per action, unroll %d "
+      "decisions, discount %g, entropy cost %g, value cost %g",
+      ObservationText(rl.observation_spec()), rl.num_actions(),
+      rl.steps_per_action(), rl.unroll_decisions(), rl.discount(),
+      rl.entropy_cost(), rl.value_cost());
+  const v1::OptimizerSpec& o = spec.optimizer();
+  absl::StrAppendFormat(
+      &text,
+      ", %s lr %g, up to %d frames, report and checkpoint every %d frames, "
+      "%d thread(s)",
+      o.kind() == v1::OPTIMIZER_KIND_SGD ? "sgd" : "adam", o.learning_rate(),
+      rl.max_frames(), rl.report_every_frames(), spec.threads());
+  return text;
+}
+
 }  // namespace
 
+bool IsRemoteJob(const v1::JobSpec& spec) {
+  if (!IsReinforcementTask(spec.task())) return false;
+  const v1::EnvironmentSource source = spec.reinforcement().source();
+  return source == v1::ENVIRONMENT_SOURCE_REMOTE ||
+         (source == v1::ENVIRONMENT_SOURCE_UNSPECIFIED &&
+          spec.task() == v1::TASK_REMOTE_ENVIRONMENT);
+}
+
+std::string ObservationText(const v1::ObservationSpec& spec) {
+  const char* kind = "unspecified";
+  switch (spec.kind()) {
+    case v1::OBSERVATION_KIND_FEATURES:
+      kind = "features";
+      break;
+    case v1::OBSERVATION_KIND_SPIKES:
+      kind = "spikes";
+      break;
+    case v1::OBSERVATION_KIND_RGB_FRAME:
+      kind = "rgb";
+      break;
+    default:
+      break;
+  }
+  return absl::StrCat(kind, ":", absl::StrJoin(spec.shape(), "x"));
+}
+
 std::string SpecSummary(const v1::JobSpec& spec) {
+  if (IsReinforcementTask(spec.task())) return RlSpecSummary(spec);
   const v1::ScheduleSpec& s = spec.schedule();
   std::string text = absl::StrFormat(
       "seed %d, %d LIF + %d ALIF, batch %d, up to %d iterations, validation "
@@ -80,6 +170,9 @@ std::string SpecSummary(const v1::JobSpec& spec) {
 
 std::string LatestMetricText(const v1::Job& job) {
   if (!job.has_latest_metrics()) return "-";
+  if (IsRlJob(job)) {
+    return absl::StrFormat("return %.2f", LatestRl(job).avg_return_last100);
+  }
   const IterationMetrics m = FromProto(job.latest_metrics());
   return IsClassification(m) ? absl::StrFormat("error %.1f %%", 100 * m.error)
                              : absl::StrFormat("nmse %.4g", m.nmse);
@@ -87,8 +180,9 @@ std::string LatestMetricText(const v1::Job& job) {
 
 std::string JobTable(const std::vector<v1::Job>& jobs) {
   using Row = std::array<std::string, 7>;
+  const bool any_rl = std::any_of(jobs.begin(), jobs.end(), IsRlJob);
   std::vector<Row> rows = {{"JOB", "STATE", "TASK", "ALGORITHM", "ITERATIONS",
-                            "ERROR/NMSE", "NAME"}};
+                            any_rl ? "METRIC" : "ERROR/NMSE", "NAME"}};
   for (const v1::Job& job : jobs) {
     rows.push_back({job.job_id(), JobStateName(job.state()),
                     TaskName(job.spec().task()),
@@ -139,17 +233,24 @@ std::string JobDetails(const v1::Job& job) {
   lines.push_back({"task", TaskName(job.spec().task())});
   lines.push_back({"algorithm", AlgorithmNameOf(job.spec().algorithm())});
   lines.push_back({"spec", SpecSummary(job.spec())});
+  const bool rl = IsRlJob(job);
+  if (rl) {
+    lines.push_back(
+        {"frames", absl::StrCat(LatestRl(job).frames, " of ",
+                                job.spec().reinforcement().max_frames())});
+    lines.push_back({"updates", absl::StrCat(job.iterations_completed())});
+  } else {
+    lines.push_back(
+        {"iterations", absl::StrCat(job.iterations_completed(), " of ",
+                                    job.spec().schedule().max_iterations())});
+  }
   lines.push_back(
-      {"iterations", absl::StrCat(job.iterations_completed(), " of ",
-                                  job.spec().schedule().max_iterations())});
-  lines.push_back({"metrics", job.has_latest_metrics()
-                                  ? MetricsText(job.latest_metrics())
-                                  : "-"});
+      {"metrics", job.has_latest_metrics() ? MetricsText(job) : "-"});
   lines.push_back(
-      {"checkpoint",
-       job.checkpoint_iteration() < 0
-           ? "none"
-           : absl::StrCat("iteration ", job.checkpoint_iteration())});
+      {"checkpoint", job.checkpoint_iteration() < 0
+                         ? "none"
+                         : absl::StrCat(rl ? "update " : "iteration ",
+                                        job.checkpoint_iteration())});
   lines.push_back({"created", TimeText(job.create_time_unix_ms())});
   lines.push_back({"started", TimeText(job.start_time_unix_ms())});
   std::string finished = TimeText(job.end_time_unix_ms());
@@ -174,8 +275,16 @@ std::string JobStatusJson(const v1::Job& job) {
       ",\"display_name\":", JsonQuote(job.spec().display_name()),
       ",\"task\":", JsonQuote(TaskName(job.spec().task())),
       ",\"algorithm\":", JsonQuote(AlgorithmNameOf(job.spec().algorithm())),
-      ",\"iterations\":", job.iterations_completed(),
-      ",\"max_iterations\":", job.spec().schedule().max_iterations());
+      ",\"iterations\":", job.iterations_completed());
+  if (IsRlJob(job)) {
+    absl::StrAppend(
+        &out,
+        ",\"source\":", IsRemoteJob(job.spec()) ? "\"remote\"" : "\"builtin\"",
+        ",\"max_frames\":", job.spec().reinforcement().max_frames());
+  } else {
+    absl::StrAppend(
+        &out, ",\"max_iterations\":", job.spec().schedule().max_iterations());
+  }
   absl::StrAppend(&out, ",\"reached_stop_criterion\":",
                   job.reached_stop_criterion() ? "true" : "false",
                   ",\"failure_reason\":", JsonQuote(job.failure_reason()),
@@ -186,22 +295,38 @@ std::string JobStatusJson(const v1::Job& job) {
                   ",\"end_time_unix_ms\":", job.end_time_unix_ms());
   if (job.has_latest_metrics()) {
     absl::StrAppend(&out, ",\"latest_metrics\":",
-                    MetricsJson(FromProto(job.latest_metrics())));
+                    IsRlJob(job)
+                        ? RlMetricsJson(LatestRl(job))
+                        : MetricsJson(FromProto(job.latest_metrics())));
   }
   return out + "}";
 }
 
 std::string FinalSummary(const v1::Job& job) {
+  const bool rl = IsRlJob(job);
   std::string out =
       absl::StrCat(job.job_id(), " ", JobStateName(job.state()), " after ",
-                   job.iterations_completed(), " iterations");
+                   job.iterations_completed(), rl ? " updates" : " iterations");
+  if (rl && job.has_latest_metrics()) {
+    absl::StrAppend(&out, " and ", LatestRl(job).frames, " frames");
+  }
   if (RunSeconds(job) >= 0) {
     absl::StrAppendFormat(&out, " in %.1f s", RunSeconds(job));
   }
   if (job.state() == v1::JOB_STATE_FAILED) {
     return absl::StrCat(out, ": ", job.failure_reason());
   }
-  if (job.has_latest_metrics()) {
+  if (rl && job.has_latest_metrics()) {
+    const RlMetrics m = LatestRl(job);
+    if (m.episodes == 0) {
+      out += ": no episode finished";
+    } else {
+      absl::StrAppendFormat(&out,
+                            ": average return of the last 100 episodes %.2f "
+                            "(%d episodes)",
+                            m.avg_return_last100, m.episodes);
+    }
+  } else if (job.has_latest_metrics()) {
     const IterationMetrics m = FromProto(job.latest_metrics());
     absl::StrAppendFormat(
         &out, ": %s %.4g",

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "client/cli/connection.h"
+#include "client/cli/env_command.h"
 #include "client/cli/job_commands.h"
 #include "client/cli/train_command.h"
 #include "client/cli/verify_command.h"
@@ -17,7 +18,7 @@ std::string Usage() {
          "  verify       check the gradient identities numerically\n"
          "  train        train a network on a task of the paper (--local)\n\n"
          "Commands on eprop-server:\n" +
-         eprop::cli::JobCommandSummaries() +
+         eprop::cli::JobCommandSummaries() + eprop::cli::EnvCommandSummary() +
          "\n  help         show this help\n\n"
          "Global flags (before the command):\n" +
          eprop::cli::GlobalFlagHelp() +
@@ -63,6 +64,9 @@ int main(int argc, char** argv) {
         invocation->options.json ? WithGlobalJson(command, args) : args;
     return command == "verify" ? eprop::cli::RunVerifyCommand(local)
                                : eprop::cli::RunTrainCommand(local);
+  }
+  if (command == "env") {
+    return eprop::cli::RunEnvCommand(invocation->options, args);
   }
   if (eprop::cli::IsJobCommand(command)) {
     return eprop::cli::RunJobCommand(command, invocation->options, args);

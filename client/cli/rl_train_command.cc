@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/cli/metrics_format.h"
 #include "core/plot/svg.h"
 #include "core/rl/breakout_training.h"
 #include "core/train/checkpoint.h"
@@ -78,23 +78,9 @@ absl::StatusOr<RlRun> ParseRlArgs(const Args& args) {
   return run;
 }
 
-// A JSON number with `decimals` decimals (-1: 6 significant digits); null
-// for NaN and infinities, which JSON cannot express.
-std::string JsonNumber(double v, int decimals) {
-  if (!std::isfinite(v)) return "null";
-  return decimals < 0 ? absl::StrFormat("%.6g", v)
-                      : absl::StrFormat("%.*f", decimals, v);
-}
-
 std::string ReportJson(const BreakoutTrainingMetrics& m, bool cancelled) {
-  std::string out = absl::StrFormat(
-      "{\"task\":\"%s\",\"frames\":%d,\"episodes\":%d,"
-      "\"avg_return_last100\":%s,\"frames_per_s\":%s,\"elapsed_s\":%s,"
-      "\"loss\":%s,\"entropy\":%s,\"rate_hz\":%s,\"updates\":%d,",
-      kBreakout, m.frames, m.episodes, JsonNumber(m.avg_return_last100, 4),
-      JsonNumber(m.frames_per_s, 1), JsonNumber(m.elapsed_s, 3),
-      JsonNumber(m.loss, -1), JsonNumber(m.entropy, 4),
-      JsonNumber(m.rate_hz, 2), m.updates);
+  std::string out = absl::StrCat("{\"task\":\"", kBreakout, "\",",
+                                 RlMetricsJsonFields(ToRlMetrics(m)), ",");
   if (m.final) {
     absl::StrAppend(&out, "\"cancelled\":", cancelled ? "true" : "false", ",");
   }
@@ -102,27 +88,17 @@ std::string ReportJson(const BreakoutTrainingMetrics& m, bool cancelled) {
   return out;
 }
 
-constexpr char kCsvHeader[] =
-    "frames,episodes,avg_return_last100,frames_per_s,elapsed_s,loss,entropy,"
-    "rate_hz,updates,final\n";
-
-std::string CsvRow(const BreakoutTrainingMetrics& m) {
-  return absl::StrFormat("%d,%d,%.4f,%.1f,%.3f,%.6g,%.4f,%.2f,%d,%d\n",
-                         m.frames, m.episodes, m.avg_return_last100,
-                         m.frames_per_s, m.elapsed_s, m.loss, m.entropy,
-                         m.rate_hz, m.updates, m.final ? 1 : 0);
+std::string ReportCsvHeader() {
+  return absl::StrCat(RlCsvColumns(), ",final\n");
 }
 
-std::string ProgressLine(const BreakoutTrainingMetrics& m, int64_t frames) {
-  const double eta_s =
-      m.frames_per_s > 0
-          ? std::max<int64_t>(0, frames - m.frames) / m.frames_per_s
-          : 0.0;
-  return absl::StrFormat(
-      "frames %9d/%d  episodes %6d  avg return %6.2f  loss %9.4g  entropy "
-      "%5.3f  %7.0f frames/s  ETA %6.1f s",
-      m.frames, frames, m.episodes, m.avg_return_last100, m.loss, m.entropy,
-      m.frames_per_s, eta_s);
+std::string ReportCsvRow(const BreakoutTrainingMetrics& m) {
+  return absl::StrCat(RlCsvValues(ToRlMetrics(m)), ",", m.final ? 1 : 0, "\n");
+}
+
+std::string ReportProgressLine(const BreakoutTrainingMetrics& m,
+                               int64_t frames) {
+  return RlProgressLine(ToRlMetrics(m), frames);
 }
 
 // Average return of the last 100 episodes over frames (in millions).
@@ -185,11 +161,11 @@ std::string RlTrainUsage() {
          "i uses seed * 1000 + i), --threads, --output and --out (default:\n"
          "eprop-runs/breakout_seedN) and the flags below, not the supervised\n"
          "flags (--algorithm, --batch, --max-iterations, ...). Progress every\n"
-         "--report-every-frames frames: frames, episodes, average return of\n"
-         "the last 100 episodes, frames/s, loss, entropy. Writes into --out\n"
-         "metrics.csv and metrics.jsonl (one row per report),\n"
-         "learning_curve.svg (average return over frames) and\n"
-         "checkpoint.eprop (the final agent). Ctrl-C stops the run and\n"
+         "--report-every-frames frames: updates, frames, episodes, average\n"
+         "return of the last 100 episodes, loss, entropy, firing rate,\n"
+         "frames/s. Writes into --out metrics.csv and metrics.jsonl (one\n"
+         "row per report), learning_curve.svg (average return over frames)\n"
+         "and checkpoint.eprop (the final agent). Ctrl-C stops the run and\n"
          "saves its state; the exit code is then 130.\n\n"
          "Breakout flags:\n";
 }
@@ -209,7 +185,7 @@ int RunRlTrainCommand(const Args& args) {
               << "'" << (error ? ": " + error.message() : "") << "\n";
     return 1;
   }
-  csv << kCsvHeader;
+  csv << ReportCsvHeader();
 
   const BreakoutTrainingOptions& o = run->options;
   const bool json = run->json;
@@ -233,13 +209,13 @@ int RunRlTrainCommand(const Args& args) {
       [&](const BreakoutTrainingMetrics& m) {
         history.push_back(m);
         const bool cancelled = m.final && m.frames < o.frames;
-        csv << CsvRow(m) << std::flush;
+        csv << ReportCsvRow(m) << std::flush;
         jsonl << ReportJson(m, cancelled) << "\n" << std::flush;
         if (m.final) return;  // printed after the files are written
         if (json) {
           std::cout << ReportJson(m, false) << std::endl;
         } else {
-          std::cout << (live ? "\r" : "") << ProgressLine(m, o.frames)
+          std::cout << (live ? "\r" : "") << ReportProgressLine(m, o.frames)
                     << (live ? "" : "\n") << std::flush;
         }
       },
@@ -273,7 +249,7 @@ int RunRlTrainCommand(const Args& args) {
   if (json) {
     std::cout << ReportJson(last, cancelled) << std::endl;
   } else {
-    std::cout << (live ? "\r" + ProgressLine(last, o.frames) + "\n" : "")
+    std::cout << (live ? "\r" + ReportProgressLine(last, o.frames) + "\n" : "")
               << absl::StrFormat(
                      "%s after %d frames (%d episodes) in %.1f s: average "
                      "return of the last 100 episodes %.2f\n",

@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "client/cli/command_line.h"
 #include "client/cli/follow.h"
 #include "client/cli/metrics_format.h"
@@ -24,55 +27,126 @@ namespace {
 constexpr char kSubmitUsage[] =
     "usage: eprop submit --task=TASK [flags]\n"
     "       eprop submit --job-file=SPEC.json|SPEC.txtpb [flags]\n\n"
-    "Queues a training job on eprop-server and prints its id. The task flags\n"
-    "are those of `eprop train --local`; a flag that is not given leaves the\n"
-    "field unset, so the server's default applies (the paper's constants).\n"
+    "Queues a training job on eprop-server and prints its id. TASK is\n"
+    "evidence_accumulation or pattern_generation (supervised, with the task\n"
+    "flags of `eprop train --local`), or breakout or remote_environment\n"
+    "(reward-based e-prop: an actor-critic network learns from environments,\n"
+    "the server's own Breakout games or, with --source remote, environment\n"
+    "processes that connect to the job; remote_environment needs\n"
+    "--observation and --num-actions). Flags marked (supervised) or (RL)\n"
+    "apply only to those tasks. A flag that is not given leaves the field\n"
+    "unset, so the server's default applies (the paper's constants).\n"
     "--job-file reads a JobSpec (proto/eprop/v1/jobs.proto) as JSON (.json)\n"
     "or text proto (.txtpb, .textproto, .pbtxt); flags override its fields.\n"
     "--wait blocks until the job ends and prints a summary; --follow also\n"
     "shows live progress (iteration, loss, error or nmse, rate, ms/iter,\n"
-    "ETA). With either, the exit code is 0 if the job succeeded and 1 if it\n"
+    "ETA; RL: updates, frames, episodes, average return of the last 100\n"
+    "episodes, loss, entropy, rate, connected environments, frames/s, ETA).\n"
+    "With either, the exit code is 0 if the job succeeded and 1 if it\n"
     "failed or was cancelled; Ctrl-C stops following, not the job.\n";
 
-const std::vector<FlagSpec>& SubmitFlags() {
+// The flags every task takes.
+const std::vector<FlagSpec>& CommonFlags() {
   static const auto* flags = new std::vector<FlagSpec>{
-      {"task", false, "evidence_accumulation or pattern_generation", ""},
+      {"task", false,
+       "evidence_accumulation, pattern_generation, breakout or "
+       "remote_environment",
+       ""},
       {"algorithm", false,
-       "bptt, eprop_symmetric, eprop_random (server default) or "
-       "eprop_adaptive",
+       "bptt, eprop_symmetric, eprop_random or eprop_adaptive (default: the "
+       "server's; RL tasks take no bptt)",
        ""},
       {"seed", false, "seed of weights, feedback and data (default 1)", ""},
-      {"max-iterations", false, "training iterations at most (default 2000)",
-       ""},
-      {"batch", false, "batch size (default: the task's, 64 or 1)", ""},
-      {"validate-every", false, "iterations between validations (default 10)",
-       ""},
-      {"stop-criterion", false,
-       "stop when the validation error (or nmse) is below this; 0: never "
-       "(default: the task's)",
-       ""},
-      {"lr-decay-every", false,
-       "multiply the learning rate by --lr-decay every N iterations", ""},
-      {"lr-decay", false, "learning-rate decay factor in (0, 1]", ""},
-      {"checkpoint-every", false, "iterations between checkpoints (default 50)",
-       ""},
       {"threads", false, "worker threads of the job (default: the server's)",
        ""},
       {"learning-rate", false, "optimizer learning rate (default: the task's)",
        ""},
       {"n-lif", false, "LIF neurons (default: the task's)", ""},
       {"n-alif", false, "ALIF neurons (default: the task's)", ""},
-      {"online-eprop", true,
-       "e-prop gradients from forward traces, as streaming sessions compute "
-       "them (slower; bit-identical to a session fed the same batches)",
-       ""},
       {"name", false, "display name shown by eprop list", ""},
       {"job-file", false, "JobSpec file (.json, .txtpb, .textproto, .pbtxt)",
        ""},
       {"wait", true, "wait for the job to end and print a summary", ""},
       {"follow", true, "show live progress until the job ends", ""},
+  };
+  return *flags;
+}
+
+// The flags of the supervised tasks only.
+const std::vector<FlagSpec>& SupervisedFlags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"max-iterations", false,
+       "(supervised) training iterations at most (default 2000)", ""},
+      {"batch", false, "(supervised) batch size (default: the task's, 64 or 1)",
+       ""},
+      {"validate-every", false,
+       "(supervised) iterations between validations (default 10)", ""},
+      {"stop-criterion", false,
+       "(supervised) stop when the validation error (or nmse) is below this; "
+       "0: never (default: the task's)",
+       ""},
+      {"lr-decay-every", false,
+       "(supervised) multiply the learning rate by --lr-decay every N "
+       "iterations",
+       ""},
+      {"lr-decay", false, "(supervised) learning-rate decay factor in (0, 1]",
+       ""},
+      {"checkpoint-every", false,
+       "(supervised) iterations between checkpoints (default 50)", ""},
+      {"online-eprop", true,
+       "(supervised) e-prop gradients from forward traces, as streaming "
+       "sessions compute them (slower; bit-identical to a session fed the "
+       "same batches)",
+       ""},
       {"plots-dir", false,
-       "with --wait or --follow: write the job's plots into this folder", ""},
+       "(supervised) with --wait or --follow: write the job's plots into this "
+       "folder",
+       ""},
+  };
+  return *flags;
+}
+
+// The flags of the reinforcement-learning tasks only.
+const std::vector<FlagSpec>& RlFlags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"source", false,
+       "(RL) builtin (the server's own games; breakout's default) or remote "
+       "(environment processes connect; remote_environment's default)",
+       ""},
+      {"frames", false,
+       "(RL) frame budget, all environments together (a frame is one "
+       "environment step; default 5000000)",
+       ""},
+      {"envs", false,
+       "(RL) built-in games, or remote environments connected at most at once "
+       "(default 32)",
+       ""},
+      {"max-queueing-delay-ms", false,
+       "(RL) remote: a step waits at most this long for the other "
+       "environments of its batch (default 20)",
+       ""},
+      {"report-every-frames", false,
+       "(RL) frames between metrics reports and checkpoints (default 100000)",
+       ""},
+      {"observation", false,
+       "(RL) KIND:SHAPE of the observations, KIND features, spikes or rgb, "
+       "SHAPE dimensions joined by x (features:8, spikes:10x10x4, "
+       "rgb:84x84x3); required for remote_environment",
+       ""},
+      {"num-actions", false,
+       "(RL) actions of the environment; required for remote_environment "
+       "(breakout: 3)",
+       ""},
+      {"steps-per-action", false,
+       "(RL) network steps per action (default: the agent's)", ""},
+      {"unroll", false,
+       "(RL) decisions per weight update (default: the agent's)", ""},
+      {"discount", false,
+       "(RL) discount of the returns in [0, 1] (default: the agent's)", ""},
+      {"entropy-cost", false,
+       "(RL) weight of the policy-entropy bonus (default: the agent's)", ""},
+      {"value-cost", false,
+       "(RL) weight of the value loss (default: the agent's)", ""},
   };
   return *flags;
 }
@@ -127,6 +201,36 @@ const IntFlag kIntFlags[] = {
      [](v1::JobSpec* s, int64_t v) {
        s->mutable_network()->set_n_alif(static_cast<int32_t>(v));
      }},
+    {"frames", INT64_MIN, INT64_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_max_frames(v);
+     }},
+    {"envs", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_num_envs(static_cast<int32_t>(v));
+     }},
+    {"max-queueing-delay-ms", INT64_MIN, INT64_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_max_queueing_delay_ms(v);
+     }},
+    {"report-every-frames", INT64_MIN, INT64_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_report_every_frames(v);
+     }},
+    {"num-actions", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_num_actions(static_cast<int32_t>(v));
+     }},
+    {"steps-per-action", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_steps_per_action(
+           static_cast<int32_t>(v));
+     }},
+    {"unroll", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_unroll_decisions(
+           static_cast<int32_t>(v));
+     }},
 };
 
 const DoubleFlag kDoubleFlags[] = {
@@ -139,6 +243,16 @@ const DoubleFlag kDoubleFlags[] = {
     {"learning-rate",
      [](v1::JobSpec* s, double v) {
        s->mutable_optimizer()->set_learning_rate(v);
+     }},
+    {"discount", [](v1::JobSpec* s,
+                    double v) { s->mutable_reinforcement()->set_discount(v); }},
+    {"entropy-cost",
+     [](v1::JobSpec* s, double v) {
+       s->mutable_reinforcement()->set_entropy_cost(v);
+     }},
+    {"value-cost",
+     [](v1::JobSpec* s, double v) {
+       s->mutable_reinforcement()->set_value_cost(v);
      }},
 };
 
@@ -236,6 +350,44 @@ absl::Status ApplyNumbers(const Args& args, v1::JobSpec* spec) {
   return absl::OkStatus();
 }
 
+// A flag given on the command line that the spec's task does not take, as
+// a usage error message; empty if there is none.
+std::string FlagNotForTask(const Args& args, v1::Task task) {
+  const bool rl = server::IsReinforcementTask(task);
+  for (const FlagSpec& flag : rl ? SupervisedFlags() : RlFlags()) {
+    if (!args.Has(flag.name)) continue;
+    return rl ? absl::StrCat("--", flag.name,
+                             " applies only to the supervised tasks "
+                             "(evidence_accumulation, pattern_generation), "
+                             "not to ",
+                             server::TaskName(task))
+              : absl::StrCat("--", flag.name,
+                             " applies only to the reinforcement-learning "
+                             "tasks (breakout, remote_environment), not to ",
+                             server::TaskName(task));
+  }
+  return "";
+}
+
+// Sets the environment source and the observation spec given by name.
+absl::Status ApplyReinforcementNames(const Args& args, v1::JobSpec* spec) {
+  if (args.Has("source")) {
+    absl::StatusOr<std::string> source =
+        args.GetChoice("source", {"builtin", "remote"});
+    if (!source.ok()) return source.status();
+    spec->mutable_reinforcement()->set_source(
+        *source == "builtin" ? v1::ENVIRONMENT_SOURCE_BUILTIN
+                             : v1::ENVIRONMENT_SOURCE_REMOTE);
+  }
+  if (args.Has("observation")) {
+    absl::StatusOr<v1::ObservationSpec> observation =
+        ParseObservationFlag(args.GetString("observation"));
+    if (!observation.ok()) return observation.status();
+    *spec->mutable_reinforcement()->mutable_observation_spec() = *observation;
+  }
+  return absl::OkStatus();
+}
+
 void PrintSubmitted(const v1::Job& job, bool json) {
   if (json) {
     std::cout << "{\"job_id\":" << JsonQuote(job.job_id())
@@ -248,6 +400,59 @@ void PrintSubmitted(const v1::Job& job, bool json) {
 
 }  // namespace
 
+const std::vector<FlagSpec>& SubmitFlags() {
+  static const auto* flags = [] {
+    auto* all = new std::vector<FlagSpec>(CommonFlags());
+    all->insert(all->end(), SupervisedFlags().begin(), SupervisedFlags().end());
+    all->insert(all->end(), RlFlags().begin(), RlFlags().end());
+    return all;
+  }();
+  return *flags;
+}
+
+absl::StatusOr<v1::ObservationSpec> ParseObservationFlag(
+    const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--observation must be KIND:SHAPE (e.g. features:8 or "
+                     "spikes:10x10x4), got '",
+                     text, "'"));
+  }
+  const std::string kind = text.substr(0, colon);
+  const std::string shape = text.substr(colon + 1);
+  v1::ObservationSpec spec;
+  if (kind == "features") {
+    spec.set_kind(v1::OBSERVATION_KIND_FEATURES);
+  } else if (kind == "spikes") {
+    spec.set_kind(v1::OBSERVATION_KIND_SPIKES);
+  } else if (kind == "rgb") {
+    spec.set_kind(v1::OBSERVATION_KIND_RGB_FRAME);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--observation kind must be features, spikes or rgb, got '", kind,
+        "' in '", text, "'"));
+  }
+  for (absl::string_view dim : absl::StrSplit(shape, 'x')) {
+    int32_t value = 0;
+    if (dim.empty() ||
+        !absl::ascii_isdigit(static_cast<unsigned char>(dim[0])) ||
+        !absl::SimpleAtoi(dim, &value) || value < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--observation shape must be integers >= 1 joined by x (e.g. 8 or "
+          "10x10x4), got '",
+          shape, "' in '", text, "'"));
+    }
+    spec.add_shape(value);
+  }
+  if (spec.kind() == v1::OBSERVATION_KIND_RGB_FRAME &&
+      (spec.shape_size() != 3 || spec.shape(2) != 3)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--observation rgb shape must be HEIGHTxWIDTHx3, got '", shape, "'"));
+  }
+  return spec;
+}
+
 absl::StatusOr<v1::JobSpec> SpecFromArgs(const Args& args) {
   v1::JobSpec spec;
   if (args.Has("job-file")) {
@@ -256,11 +461,17 @@ absl::StatusOr<v1::JobSpec> SpecFromArgs(const Args& args) {
     spec = *file;
   }
   if (absl::Status s = ApplyNames(args, &spec); !s.ok()) return s;
-  if (absl::Status s = ApplyNumbers(args, &spec); !s.ok()) return s;
   if (spec.task() == v1::TASK_UNSPECIFIED) {
     return absl::InvalidArgumentError(
-        "--task is required (evidence_accumulation or pattern_generation) "
-        "unless --job-file sets task");
+        "--task is required (evidence_accumulation, pattern_generation, "
+        "breakout or remote_environment) unless --job-file sets task");
+  }
+  if (std::string wrong = FlagNotForTask(args, spec.task()); !wrong.empty()) {
+    return absl::InvalidArgumentError(wrong);
+  }
+  if (absl::Status s = ApplyNumbers(args, &spec); !s.ok()) return s;
+  if (absl::Status s = ApplyReinforcementNames(args, &spec); !s.ok()) {
+    return s;
   }
   return spec;
 }

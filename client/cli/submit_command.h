@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "client/cli/args.h"
 #include "client/cli/connection.h"
+#include "eprop/v1/environments.pb.h"
 #include "eprop/v1/jobs.pb.h"
 
 namespace eprop::cli {
@@ -16,9 +17,21 @@ namespace eprop::cli {
 // The spec described by --job-file (if given) with the task flags given on
 // the command line laid over it. Only fields the file or a flag sets are
 // set, so the server's defaults apply to the rest. INVALID_ARGUMENT for a
-// malformed value or file (the message names it); other codes when the file
-// cannot be read.
+// malformed value or file, a missing task, or a flag of the supervised
+// tasks given for a reinforcement-learning task or vice versa (the message
+// names the flag); other codes when the file cannot be read. Value ranges
+// are left to the server.
 absl::StatusOr<v1::JobSpec> SpecFromArgs(const Args& args);
+
+// The value of --observation, KIND:SHAPE: KIND features, spikes or rgb
+// (OBSERVATION_KIND_RGB_FRAME, shape HxWx3), SHAPE dimensions >= 1 joined
+// by 'x' ("features:8", "spikes:10x10x4"). INVALID_ARGUMENT naming
+// --observation otherwise.
+absl::StatusOr<v1::ObservationSpec> ParseObservationFlag(
+    const std::string& text);
+
+// Every flag of `eprop submit` (without --output and --help).
+const std::vector<FlagSpec>& SubmitFlags();
 
 int RunSubmitCommand(const GlobalOptions& options,
                      const std::vector<std::string>& argv);

@@ -157,10 +157,24 @@ ActorCriticAgent::ActorCriticAgent(const AgentConfig& config,
   unroll_start_ = state_;
   last_readout_.setZero(config_.num_envs, model_.n_out);
   unroll_offsets_.assign(1, 0);
+  active_.assign(config_.num_envs, 1);
+  prev_active_.assign(config_.num_envs, 1);
+}
+
+void ActorCriticAgent::ResetSlot(int b) {
+  for (Mat<float>* m :
+       {&state_.v, &state_.a, &state_.refractory, &state_.z, &state_.zf}) {
+    m->row(b).setZero();
+  }
 }
 
 absl::Status ActorCriticAgent::Act(const float* observations,
                                    int32_t* actions) {
+  return Act(observations, actions, nullptr);
+}
+
+absl::Status ActorCriticAgent::Act(const float* observations, int32_t* actions,
+                                   const uint8_t* active) {
   if (awaiting_reward_) {
     return absl::FailedPreconditionError(
         "Act called twice without Reward: report the outcome of the last "
@@ -172,6 +186,10 @@ absl::Status ActorCriticAgent::Act(const float* observations,
   obs_cols_.clear();
   obs_values_.clear();
   for (int b = 0; b < n; ++b) {
+    if (active != nullptr && active[b] == 0) {  // not read: zero input
+      obs_offsets_.push_back(static_cast<int64_t>(obs_cols_.size()));
+      continue;
+    }
     const float* row = observations + static_cast<int64_t>(b) * n_in;
     for (int i = 0; i < n_in; ++i) {
       if (!std::isfinite(row[i])) {
@@ -185,17 +203,31 @@ absl::Status ActorCriticAgent::Act(const float* observations,
     }
     obs_offsets_.push_back(static_cast<int64_t>(obs_cols_.size()));
   }
+  for (int b = 0; b < n; ++b) {
+    active_[b] = active == nullptr || active[b] != 0 ? 1 : 0;
+  }
 
   if (decision_ == config_.unroll_decisions) {
     // The unroll is complete: V_boot from this observation with the
     // unroll's weights, then the update, then the decision with the new
-    // weights from the same carried state.
-    const CarriedState<float> saved = state_;
-    Forward();
-    const VecD bootstrap = last_readout_.col(config_.n_actions).cast<double>();
-    Update(bootstrap);
-    state_ = saved;
+    // weights from the same carried state. Without an active decision
+    // there is nothing to learn: no update.
+    if (active_in_unroll_ > 0) {
+      const CarriedState<float> saved = state_;
+      Forward();
+      const VecD bootstrap =
+          last_readout_.col(config_.n_actions).cast<double>();
+      Update(bootstrap);
+      state_ = saved;
+    } else {
+      ++metrics_.skipped_updates;
+    }
     decision_ = 0;
+  }
+  // A change of a slot's flag starts a new episode in it.
+  for (int b = 0; b < n; ++b) {
+    if (active_[b] != prev_active_[b]) ResetSlot(b);
+    prev_active_[b] = active_[b];
   }
   if (decision_ == 0) {
     unroll_start_ = state_;
@@ -203,6 +235,8 @@ absl::Status ActorCriticAgent::Act(const float* observations,
     unroll_cols_.clear();
     unroll_values_.clear();
     episodes_ = ActorCriticEpisodes();
+    unroll_active_.clear();
+    active_in_unroll_ = 0;
   }
   for (int b = 0; b < n; ++b) {
     for (int64_t k = obs_offsets_[b]; k < obs_offsets_[b + 1]; ++k) {
@@ -210,13 +244,21 @@ absl::Status ActorCriticAgent::Act(const float* observations,
       unroll_values_.push_back(obs_values_[k]);
     }
     unroll_offsets_.push_back(static_cast<int64_t>(unroll_cols_.size()));
+    unroll_active_.push_back(active_[b]);
+    active_in_unroll_ += active_[b];
   }
 
   Forward();
   for (int b = 0; b < n; ++b) {
-    const VecD logits =
-        last_readout_.row(b).head(config_.n_actions).transpose().cast<double>();
-    actions[b] = SampleAction(logits, &rng_);
+    if (active_[b] != 0) {
+      const VecD logits = last_readout_.row(b)
+                              .head(config_.n_actions)
+                              .transpose()
+                              .cast<double>();
+      actions[b] = SampleAction(logits, &rng_);
+    } else {
+      actions[b] = 0;  // no draw: the hub ignores it
+    }
     episodes_.actions.push_back(actions[b]);
   }
   awaiting_reward_ = true;
@@ -241,18 +283,15 @@ absl::Status ActorCriticAgent::Reward(const float* rewards,
   }
   const int n = config_.num_envs;
   for (int b = 0; b < n; ++b) {
+    if (active_[b] == 0) continue;  // not read
     if (absl::Status s = CheckFinite(rewards[b], "reward"); !s.ok()) return s;
   }
   for (int b = 0; b < n; ++b) {
-    episodes_.rewards.push_back(config_.reward_scale * rewards[b]);
+    episodes_.rewards.push_back(
+        active_[b] != 0 ? config_.reward_scale * rewards[b] : 0.0);
     episodes_.terminal.push_back(terminated[b] != 0 ? 1 : 0);
-    if (terminated[b] != 0) {
-      // A fresh network for the next episode of this environment.
-      for (Mat<float>* m :
-           {&state_.v, &state_.a, &state_.refractory, &state_.z, &state_.zf}) {
-        m->row(b).setZero();
-      }
-    }
+    // A fresh network for the next episode of this environment.
+    if (terminated[b] != 0) ResetSlot(b);
   }
   awaiting_reward_ = false;
   ++decision_;
@@ -330,6 +369,7 @@ absl::Status ActorCriticAgent::RestoreState(const TrainingCheckpoint& state) {
   model_ = NetworkModel<float>::Prepare(constants_, weights_);
   state_ = CarriedState<float>::Zero(model_.n_rec, config_.num_envs);
   decision_ = 0;
+  prev_active_.assign(config_.num_envs, 1);
   return absl::OkStatus();
 }
 
@@ -368,20 +408,32 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
   const int n_rec = model_.n_rec;
   const int n_actions = config_.n_actions;
 
-  // Episode segments: the first of every environment (from the carried
-  // state) comes first, in environment order, then the later ones.
+  // Episode segments: the maximal runs of active decisions of every
+  // environment, each ended by a terminal transition, an inactive decision
+  // or the end of the unroll. Those that start at decision 0 (from the
+  // carried state) come first, in environment order, then the later ones
+  // in environment and decision order.
   std::vector<Segment> segments;
-  for (int b = 0; b < n; ++b) segments.push_back({b, 0, u});
+  std::vector<Segment> later;
+  int64_t active_decisions = 0;
   for (int b = 0; b < n; ++b) {
-    int first = b;  // index of the environment's current segment
-    for (int d = 0; d + 1 < u; ++d) {
-      if (episodes_.terminal[static_cast<size_t>(d) * n + b] != 0) {
-        segments[first].end = d + 1;
-        first = static_cast<int>(segments.size());
-        segments.push_back({b, d + 1, u});
+    int begin = -1;  // start of the open segment, if any
+    const auto close = [&](int end) {
+      (begin == 0 ? segments : later).push_back({b, begin, end});
+      active_decisions += end - begin;
+      begin = -1;
+    };
+    for (int d = 0; d < u; ++d) {
+      const size_t i = static_cast<size_t>(d) * n + b;
+      if (unroll_active_[i] == 0) {
+        if (begin >= 0) close(d);
+        continue;
       }
+      if (begin < 0) begin = d;
+      if (episodes_.terminal[i] != 0 || d == u - 1) close(d + 1);
     }
   }
+  segments.insert(segments.end(), later.begin(), later.end());
   const int samples = static_cast<int>(segments.size());
 
   // Inputs [steps * samples x n_in]: each segment's observations at its own
@@ -405,11 +457,14 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
     }
   }
   CarriedState<float> initial = CarriedState<float>::Zero(n_rec, samples);
-  initial.v.topRows(n) = unroll_start_.v;
-  initial.a.topRows(n) = unroll_start_.a;
-  initial.refractory.topRows(n) = unroll_start_.refractory;
-  initial.z.topRows(n) = unroll_start_.z;
-  initial.zf.topRows(n) = unroll_start_.zf;
+  for (int s = 0; s < samples && segments[s].begin == 0; ++s) {
+    const int b = segments[s].env;
+    initial.v.row(s) = unroll_start_.v.row(b);
+    initial.a.row(s) = unroll_start_.a.row(b);
+    initial.refractory.row(s) = unroll_start_.refractory.row(b);
+    initial.z.row(s) = unroll_start_.z.row(b);
+    initial.zf.row(s) = unroll_start_.zf.row(b);
+  }
   SimulateOptions sim_options;
   sim_options.threads = config_.threads;
   SimulateFrom<float>(model_, inputs, steps, samples, sim_options, &initial,
@@ -425,7 +480,9 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
   }
 
   // The loss on the padded batch; decisions outside a segment get dummy
-  // entries (terminal, so no return crosses them) and are masked out.
+  // entries (reward 0, terminal, so no return crosses them) and are masked
+  // out. A segment that ends at the end of the unroll bootstraps from
+  // V_boot unless its environment is inactive at the next decision.
   ActorCriticEpisodes padded;
   const size_t entries = static_cast<size_t>(u) * samples;
   padded.actions.assign(entries, 0);
@@ -441,7 +498,9 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
       padded.rewards[dst] = episodes_.rewards[src];
       padded.terminal[dst] = episodes_.terminal[src];
     }
-    if (seg.end == u) padded.bootstrap_value[s] = bootstrap_value[seg.env];
+    if (seg.end == u && active_[seg.env] != 0) {
+      padded.bootstrap_value[s] = bootstrap_value[seg.env];
+    }
   }
   ActorCriticOptions ac;
   ac.discount = config_.discount;
@@ -457,7 +516,8 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
     std::abort();
   }
   Mat<float>& dE_dy = result->dE_dy;
-  const double scale = 1.0 / (static_cast<double>(u) * n);
+  // The mean over the active decisions (U * num_envs if all are active).
+  const double scale = 1.0 / static_cast<double>(active_decisions);
   double policy_loss = 0.0, value_loss = 0.0, entropy = 0.0;
   for (int d = 0; d < u; ++d) {
     const int64_t row0 = int64_t{DecisionStep(d, k_steps)} * samples;
@@ -479,8 +539,9 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
   }
   dE_dy *= static_cast<float>(scale);
 
-  // Firing-rate regulariser over the real steps of every sample.
-  const int64_t real_rows = static_cast<int64_t>(steps) * n;
+  // Firing-rate regulariser over the real steps of every sample: the K
+  // steps of every active decision.
+  const int64_t real_rows = active_decisions * k_steps;
   VecD counts = VecD::Zero(n_rec);
   for (size_t sh = 0; sh < traj_.shards.size(); ++sh) {
     const Shard& shard = traj_.shards[sh];
@@ -535,8 +596,12 @@ void ActorCriticAgent::Update(const VecD& bootstrap_value) {
       }
     }
     r.episodes = episodes_;
-    r.episodes.bootstrap_value.assign(bootstrap_value.data(),
-                                      bootstrap_value.data() + n);
+    r.episodes.bootstrap_value.assign(n, 0.0);
+    for (int b = 0; b < n; ++b) {
+      if (active_[b] != 0) r.episodes.bootstrap_value[b] = bootstrap_value[b];
+    }
+    r.active = unroll_active_;
+    r.active_decisions = static_cast<int>(active_decisions);
     r.gradient = grad;
     r.loss = metrics_.loss;
     r.rate_loss = direct.loss;

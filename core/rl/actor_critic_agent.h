@@ -37,7 +37,9 @@
 // spikes, evaluates ActorCriticLoss, adds the firing-rate regulariser
 // (BatchRateRegularization, rates over all real steps) through dE/dz_direct,
 // and computes ComputeGradient(kEpropOffline) with the feedback B of the
-// configured mode. The loss is a mean: dE/dy is divided by U * num_envs.
+// configured mode. The loss is a mean over the unroll's active decisions
+// (see below): dE/dy is divided by their number, U * num_envs when every
+// slot is active.
 //
 // Episode boundaries inside an unroll are handled exactly. An environment
 // whose episode ended inside the unroll contributes one simulated sample per
@@ -50,6 +52,42 @@
 // gradient is thus the sum of the gradients of the segments simulated on
 // their own, and the carried state of the next episode is not credited for
 // the previous one (the reset is a constant).
+//
+// Active mask. Act may be given one flag per slot (environment); a slot
+// whose flag is 0 is inactive for that decision (a slot without a connected
+// environment). An inactive decision is excluded from learning exactly, as
+// if the slot did not exist at that decision:
+//  - its observation is not read (the slot's network is fed zeros, and the
+//    values need not be finite), its reward is not read (recorded as 0),
+//    its terminated flag only resets the slot's state, and its action is 0
+//    (no action is sampled: the random stream of the active slots is that
+//    of an agent with only those slots, and depends on the masks given);
+//  - it belongs to no episode segment, so it is not re-simulated: its
+//    actor-critic terms (policy, value, entropy) and dE/dy are absent, its
+//    steps are not part of the firing-rate regulariser's average (the
+//    rates are over the K steps of every active decision, K * A
+//    sample-steps; the regulariser's dE/dz, applied at every step of the
+//    padded batch, adds nothing outside a segment: psi = 0 there, with
+//    dE/dy = 0 after it and no input or spike before it), and it is not
+//    counted in the loss and metrics averages;
+//  - the mean loss is divided by A, the number of active decisions (slot
+//    and decision pairs) in the unroll, not by U * num_envs: the effective
+//    learning rate does not shrink when few slots are active. With every
+//    slot active A = U * num_envs and the results are those of the
+//    unmasked agent bit for bit.
+// A slot whose flag differs from its flag at the previous decision starts
+// a new episode: its network state is reset to zero before the decision,
+// as after a terminal transition, and no return crosses the change (an
+// active run that ends without a terminal flag is cut there: R = r at its
+// last decision, also when the change falls on the first decision of the
+// next unroll, whose bootstrap value is then not used). Callers such as the
+// environment hub end every active run with a terminal transition and
+// every inactive run that precedes a real environment with one (a
+// precondition that this rule makes unnecessary for exactness; with it the
+// reset changes nothing, the state is zero already). An unroll without any
+// active decision has nothing to learn from: its update is skipped (no
+// optimizer step; metrics() unchanged but for decisions and
+// skipped_updates, which counts it; last_unroll() is not replaced).
 #ifndef EPROP_CORE_RL_ACTOR_CRITIC_AGENT_H_
 #define EPROP_CORE_RL_ACTOR_CRITIC_AGENT_H_
 
@@ -133,18 +171,28 @@ struct UnrollRecord {
   Weights<float> weights;  // before the update
   MatF feedback;           // B [n_rec x n_out] used for the learning signals
   CarriedState<float> initial_state;  // [num_envs x n_rec]
-  MatF observations;             // [U * num_envs x n_in], row d * num_envs + b
-  ActorCriticEpisodes episodes;  // rewards after reward_scale
-  Weights<float> gradient;       // the gradient given to the optimizer
-  double loss = 0.0;             // mean actor-critic loss per decision
-  double rate_loss = 0.0;        // firing-rate regulariser
-  int samples = 0;               // simulated samples (episode segments)
+  // [U * num_envs x n_in], row d * num_envs + b; zero for inactive
+  // decisions.
+  MatF observations;
+  // Rewards after reward_scale. Inactive decisions have action 0, reward 0
+  // and the terminal flag as reported. bootstrap_value is the value used:
+  // V_boot, or 0 for a slot that is inactive at the decision after the
+  // unroll.
+  ActorCriticEpisodes episodes;
+  std::vector<uint8_t> active;  // [U * num_envs] 1: an active decision
+  int active_decisions = 0;     // A, the number of active decisions
+  Weights<float> gradient;      // the gradient given to the optimizer
+  double loss = 0.0;            // mean actor-critic loss per active decision
+  double rate_loss = 0.0;       // firing-rate regulariser
+  int samples = 0;              // simulated samples (episode segments)
 };
 
 struct AgentMetrics {
   int64_t updates = 0;
-  int64_t decisions = 0;  // per environment
-  double loss = 0.0;      // last update: mean actor-critic loss per decision
+  int64_t skipped_updates = 0;  // unrolls without an active decision
+  int64_t decisions = 0;        // per environment
+  // Last update, averages over its active decisions (steps for rate_hz).
+  double loss = 0.0;  // mean actor-critic loss per decision
   double policy_loss = 0.0;
   double value_loss = 0.0;
   double entropy = 0.0;    // last update: mean policy entropy [nats]
@@ -159,15 +207,22 @@ class ActorCriticAgent {
       const AgentConfig& config);
 
   // observations: [num_envs x n_in], row-major. Writes num_envs actions in
-  // [0, n_actions). FailedPrecondition if the previous Act was not followed
-  // by Reward; InvalidArgument on non-finite observations.
+  // [0, n_actions). `active`: num_envs flags (nonzero: active), or nullptr
+  // for all active; an inactive slot's observation is not read and its
+  // action is 0 (see "Active mask" above). FailedPrecondition if the
+  // previous Act was not followed by Reward; InvalidArgument on non-finite
+  // observations of active slots.
+  absl::Status Act(const float* observations, int32_t* actions,
+                   const uint8_t* active);
+  // All slots active.
   absl::Status Act(const float* observations, int32_t* actions);
   std::vector<int32_t> Act(const float* observations);  // aborts on error
 
   // The outcome of the last Act: num_envs rewards and terminated flags
   // (nonzero: the episode ended; its network state is reset to zero).
+  // Rewards of the slots that were inactive at that Act are not read.
   // FailedPrecondition unless it follows an Act; InvalidArgument on
-  // non-finite rewards.
+  // non-finite rewards of active slots.
   absl::Status Reward(const float* rewards, const uint8_t* terminated);
 
   // Weights, feedback B, optimizer state, the action sampler's generator
@@ -203,7 +258,11 @@ class ActorCriticAgent {
   // current observations; leaves the decision step's readout in
   // last_readout_.
   void Forward();
+  // The update of the complete unroll, with active_ holding the flags of
+  // the decision after it. Requires an active decision in the unroll.
   void Update(const VecD& bootstrap_value);
+  // Zeroes slot b's network state (a new episode).
+  void ResetSlot(int b);
 
   AgentConfig config_;
   NeuronConstants constants_;
@@ -217,7 +276,9 @@ class ActorCriticAgent {
   CarriedState<float> state_;         // [num_envs x n_rec], between steps
   CarriedState<float> unroll_start_;  // state at the start of the unroll
   bool awaiting_reward_ = false;
-  int decision_ = 0;  // decisions recorded in the current unroll
+  int decision_ = 0;             // decisions recorded in the current unroll
+  std::vector<uint8_t> active_;  // [num_envs] flags of the last Act
+  std::vector<uint8_t> prev_active_;  // [num_envs] those of the one before
 
   // The current decision's observations, sparse per env.
   SparseRows<float> step_inputs_;  // K * num_envs rows
@@ -232,6 +293,8 @@ class ActorCriticAgent {
   std::vector<int32_t> unroll_cols_;
   std::vector<float> unroll_values_;
   ActorCriticEpisodes episodes_;
+  std::vector<uint8_t> unroll_active_;  // per decision and env: 1 active
+  int64_t active_in_unroll_ = 0;        // active decisions in the unroll
 
   Trajectory<float> traj_;
   UnrollRecord last_unroll_;

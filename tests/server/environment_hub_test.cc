@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
 namespace eprop::server {
 namespace {
@@ -32,7 +33,6 @@ EnvironmentHubOptions SmallHub(int slots) {
   o.agent.network.n_lif = 12;
   o.agent.network.n_alif = 4;
   o.agent.network.n_out = kActions + 1;
-  o.agent.network.readout_bias = false;  // the default has one; see the hub
   o.agent.unroll_decisions = 4;
   o.agent.threads = 1;
   o.max_queueing_delay = absl::Milliseconds(20);
@@ -60,14 +60,24 @@ v1::EnvironmentStep Step(int64_t seq, float fill = 1.0f, float reward = 0.0f,
   return step;
 }
 
-// A fake environment's end of the hub: collects what its sink receives.
+// A fake environment's end of the hub: collects what its callbacks receive.
 class FakeEnv {
  public:
-  ActionSink Sink() {
-    return [this](const v1::AgentMessage& m) {
+  EnvironmentCallbacks Sink() {
+    EnvironmentCallbacks callbacks;
+    callbacks.on_message = [this](const v1::AgentMessage& m) {
       absl::MutexLock lock(&mu_);
       messages_.push_back(m);
     };
+    callbacks.on_closed = [this](const absl::Status& status) {
+      absl::MutexLock lock(&mu_);
+      closes_.push_back(status);
+    };
+    return callbacks;
+  }
+  std::vector<absl::Status> closes() const {
+    absl::MutexLock lock(&mu_);
+    return closes_;
   }
   std::vector<v1::AgentMessage> messages() const {
     absl::MutexLock lock(&mu_);
@@ -87,6 +97,7 @@ class FakeEnv {
  private:
   mutable absl::Mutex mu_;
   std::vector<v1::AgentMessage> messages_;
+  std::vector<absl::Status> closes_;
 };
 
 // A hub on a fake clock, polled by the test.
@@ -106,10 +117,6 @@ struct FakeClockHub {
 TEST(EnvironmentHubTest, ValidatesOptions) {
   EnvironmentHubOptions o = SmallHub(2);
   o.agent.network.n_in = kObs + 1;
-  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  o = SmallHub(2);
-  o.agent.network.readout_bias = true;
   EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
             absl::StatusCode::kInvalidArgument);
   o = SmallHub(2);
@@ -258,14 +265,12 @@ TEST(EnvironmentHubTest, NewRunIdOrRejoinResetsTheNetworkState) {
   };
   both(ha);
   both(ha);
-  EXPECT_EQ(h.hub->last_decision().terminated,
-            (std::vector<uint8_t>{0, 0}));
+  EXPECT_EQ(h.hub->last_decision().terminated, (std::vector<uint8_t>{0, 0}));
 
   // The same run id again changes nothing.
   ASSERT_TRUE(h.hub->Reopen(ha, Open("a1")).ok());
   both(ha);
-  EXPECT_EQ(h.hub->last_decision().terminated,
-            (std::vector<uint8_t>{0, 0}));
+  EXPECT_EQ(h.hub->last_decision().terminated, (std::vector<uint8_t>{0, 0}));
 
   // A new run id: the previous participation ends with a terminal
   // transition of reward 0 (the agent resets that slot's state); b goes on.
@@ -306,8 +311,8 @@ TEST(EnvironmentHubTest, StalledEnvironmentDelaysOthersOnlyUpToTheDelay) {
   EXPECT_TRUE(h.hub->Poll());
   EXPECT_EQ(b.count(), 2u);
   HubDecisionRecord r = h.hub->last_decision();
-  EXPECT_EQ(r.real[ha.slot], 0);            // fed as zeros
-  EXPECT_EQ(r.terminated[ha.slot], 1);      // cut
+  EXPECT_EQ(r.real[ha.slot], 0);        // fed as zeros
+  EXPECT_EQ(r.terminated[ha.slot], 1);  // cut
   EXPECT_EQ(r.terminated[hb.slot], 0);
   EXPECT_EQ(r.rewards[hb.slot], 2.0f);
   EXPECT_EQ(h.hub->metrics().cuts, 1);
@@ -413,6 +418,112 @@ TEST(EnvironmentHubTest, ThreadServesEnvironmentsInRealTime) {
   EXPECT_GE(hub->metrics().cuts, 1);
   EXPECT_EQ(hub->metrics().frames, 41);
   EXPECT_EQ(hub->metrics().connected, 3);
+}
+
+TEST(EnvironmentHubTest, CloseEndsEveryEnvironmentOnce) {
+  EnvironmentHubOptions o = SmallHub(3);
+  o.max_queueing_delay = absl::Milliseconds(5);
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+  hub->Start();
+  FakeEnv a, b, left;
+  const SlotHandle ha = *hub->Join(Open("a"), a.Sink());
+  const SlotHandle hb = *hub->Join(Open("b"), b.Sink());
+  const SlotHandle hl = *hub->Join(Open("l"), left.Sink());
+  ASSERT_TRUE(hub->Step(ha, Step(0)).ok());
+  ASSERT_TRUE(a.WaitFor(1, absl::Seconds(10)));
+  hub->Leave(hl);
+  // b's step may or may not be decided before the close; either way its
+  // action, if any, comes before the close.
+  ASSERT_TRUE(hub->Step(hb, Step(0)).ok());
+
+  const absl::Status why = absl::CancelledError("job job-000001 was cancelled");
+  hub->Close(why);
+  EXPECT_TRUE(hub->closed());
+  EXPECT_EQ(a.closes(), std::vector<absl::Status>{why});
+  EXPECT_EQ(b.closes(), std::vector<absl::Status>{why});
+  EXPECT_TRUE(left.closes().empty());  // it had left
+  EXPECT_EQ(a.count(), 1u);
+  const size_t b_actions = b.count();
+  EXPECT_LE(b_actions, 1u);
+  EXPECT_EQ(hub->metrics().connected, 0);
+
+  EXPECT_EQ(hub->Join(Open("c"), left.Sink()).status(), why);
+  EXPECT_EQ(hub->Step(ha, Step(1)), why);
+  EXPECT_EQ(hub->Reopen(ha, Open("a2")), why);
+  EXPECT_FALSE(hub->Poll());
+  hub->Leave(ha);                            // a stale handle now: a no-op
+  hub->Close(absl::InternalError("again"));  // idempotent
+  EXPECT_EQ(a.closes().size(), 1u);
+  EXPECT_EQ(b.closes().size(), 1u);
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(b.count(), b_actions);  // the thread stopped
+}
+
+TEST(EnvironmentHubTest, CloseWithOkMeansTheJobCompleted) {
+  FakeClockHub h(1);
+  FakeEnv a;
+  ASSERT_TRUE(h.hub->Join(Open("a"), a.Sink()).ok());
+  h.hub->Close(absl::OkStatus());
+  EXPECT_EQ(a.closes(), std::vector<absl::Status>{absl::OkStatus()});
+  const absl::Status join = h.hub->Join(Open("b"), a.Sink()).status();
+  EXPECT_EQ(join.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(join.message(), "job job-000001 has ended");
+}
+
+TEST(EnvironmentHubTest, ConcurrentCloseAndLeaveNeverCallBackAfterLeave) {
+  for (int round = 0; round < 20; ++round) {
+    EnvironmentHubOptions o = SmallHub(2);
+    o.max_queueing_delay = absl::Milliseconds(1);
+    std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+    hub->Start();
+    // The environment's state is freed right after Leave returns: a late
+    // callback would touch freed memory (ASan).
+    auto env = std::make_unique<FakeEnv>();
+    const SlotHandle h = *hub->Join(Open("a"), env->Sink());
+    ASSERT_TRUE(hub->Step(h, Step(0)).ok());
+    std::thread closer(
+        [&hub] { hub->Close(absl::CancelledError("job cancelled")); });
+    hub->Leave(h);
+    env.reset();
+    closer.join();
+  }
+}
+
+TEST(EnvironmentHubTest, SavesAndRestoresTheAgentBeforeTheFirstDecision) {
+  FakeClockHub trained(1);
+  FakeEnv a;
+  const SlotHandle ha = *trained.hub->Join(Open("a"), a.Sink());
+  for (int t = 0; t < 9; ++t) {  // two updates of 4 decisions
+    ASSERT_TRUE(
+        trained.hub->Step(ha, Step(t, 1.0f, t % 2 ? 1.0f : -1.0f)).ok());
+    ASSERT_TRUE(trained.hub->Poll());
+  }
+  const EnvironmentHubMetrics m = trained.hub->metrics();
+  EXPECT_EQ(m.updates, 2);
+  EXPECT_GT(m.entropy, 0.0);
+  EXPECT_LE(m.entropy, std::log(static_cast<double>(kActions)) + 1e-6);
+  EXPECT_GE(m.rate_hz, 0.0);
+  const TrainingCheckpoint saved = trained.hub->SaveAgentState();
+  EXPECT_EQ(saved.iteration, 2);
+  // Restoring needs a hub that has not decided yet.
+  EXPECT_EQ(trained.hub->RestoreAgentState(saved).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  FakeClockHub fresh(1);
+  EXPECT_FALSE(fresh.hub->SaveAgentState().weights.w_rec ==
+               saved.weights.w_rec);
+  ASSERT_TRUE(fresh.hub->RestoreAgentState(saved).ok());
+  const TrainingCheckpoint restored = fresh.hub->SaveAgentState();
+  EXPECT_EQ(restored.iteration, 2);
+  EXPECT_TRUE(restored.weights.w_rec == saved.weights.w_rec);
+  EXPECT_TRUE(restored.weights.w_out == saved.weights.w_out);
+
+  // A state of another configuration does not fit: nothing changes.
+  EnvironmentHubOptions other = SmallHub(1);
+  other.agent.network.n_lif = 20;
+  std::unique_ptr<EnvironmentHub> different = *EnvironmentHub::Create(other);
+  EXPECT_EQ(different->RestoreAgentState(saved).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -31,7 +31,6 @@ v1::JobSpec RemoteSpec(int64_t max_frames, int64_t report_every) {
   spec.set_threads(1);
   spec.mutable_network()->set_n_lif(8);
   spec.mutable_network()->set_n_alif(8);
-  spec.mutable_network()->set_readout_bias(false);
   v1::ReinforcementSpec* rl = spec.mutable_reinforcement();
   rl->mutable_observation_spec()->set_kind(v1::OBSERVATION_KIND_FEATURES);
   rl->mutable_observation_spec()->add_shape(kCorridor);

@@ -2,8 +2,9 @@
 // configuration errors, call order, determinism, the reset of a terminated
 // environment's network, the applied gradient against an independent
 // SimulateFrom + ActorCriticLoss + ComputeGradient computation on the same
-// recorded unroll (with and without episode boundaries inside it), and a
-// contextual bandit that the agent must learn.
+// recorded unroll (with and without episode boundaries inside it), the
+// per-slot active mask (inactive decisions are excluded from learning
+// exactly), and a contextual bandit that the agent must learn.
 #include "core/rl/actor_critic_agent.h"
 
 #include <gtest/gtest.h>
@@ -88,6 +89,45 @@ std::vector<int32_t> RunAgent(ActorCriticAgent* agent, int decisions,
     EXPECT_TRUE(agent->Reward(rewards.data(), terminated.data()).ok());
   }
   return all;
+}
+
+// One decision with an active mask: Act, then Reward; returns the actions.
+std::vector<int32_t> Decide(ActorCriticAgent* agent,
+                            const std::vector<float>& obs,
+                            const std::vector<uint8_t>& active,
+                            const std::vector<float>& rewards,
+                            const std::vector<uint8_t>& terminated) {
+  std::vector<int32_t> actions(agent->config().num_envs, -1);
+  EXPECT_TRUE(agent->Act(obs.data(), actions.data(), active.data()).ok());
+  EXPECT_TRUE(agent->Reward(rewards.data(), terminated.data()).ok());
+  return actions;
+}
+
+void ExpectSameWeights(const Weights<float>& a, const Weights<float>& b) {
+  EXPECT_EQ(a.w_in, b.w_in);
+  EXPECT_EQ(a.w_rec, b.w_rec);
+  EXPECT_EQ(a.w_out, b.w_out);
+  EXPECT_EQ(a.b_out, b.b_out);
+}
+
+void ExpectSameOptimizerState(const Optimizer<float>& a,
+                              const Optimizer<float>& b) {
+  EXPECT_EQ(a.step(), b.step());
+  ExpectSameWeights(a.first_moment(), b.first_moment());
+  ExpectSameWeights(a.second_moment(), b.second_moment());
+}
+
+void ExpectSameMetrics(const AgentMetrics& a, const AgentMetrics& b) {
+  EXPECT_EQ(a.updates, b.updates);
+  EXPECT_EQ(a.skipped_updates, b.skipped_updates);
+  EXPECT_EQ(a.decisions, b.decisions);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(a.policy_loss, b.policy_loss);
+  EXPECT_EQ(a.value_loss, b.value_loss);
+  EXPECT_EQ(a.entropy, b.entropy);
+  EXPECT_EQ(a.rate_loss, b.rate_loss);
+  EXPECT_EQ(a.rate_hz, b.rate_hz);
+  EXPECT_EQ(a.grad_norm, b.grad_norm);
 }
 
 TEST(AgentConfigTest, BadConfigsAreRejectedWithTheFieldNamed) {
@@ -241,10 +281,13 @@ TEST(ActorCriticAgentTest, SavedStateRestoresAndContinuesIdentically) {
 }
 
 // The independent computation of one unroll's gradient from the recorded
-// data. Every environment's unroll is split into its episode segments; each
-// is simulated on its own (batch 1) from the carried state (the first) or
-// the zero state (later ones), with its own ActorCriticLoss; the firing-rate
-// regulariser uses the spike counts of all segments together.
+// data. Every environment's unroll is split into its episode segments (the
+// runs of active decisions, split after terminal transitions); each is
+// simulated on its own (batch 1) from the carried state (if it starts at
+// decision 0) or the zero state (later ones), with its own ActorCriticLoss
+// (no bootstrap unless it reaches the end of the unroll); the loss is the
+// mean over the active decisions; the firing-rate regulariser uses the
+// spike counts of all segments together.
 Weights<float> IndependentGradient(const AgentConfig& config,
                                    const UnrollRecord& r, int* segments_out,
                                    double* loss_out) {
@@ -257,12 +300,20 @@ Weights<float> IndependentGradient(const AgentConfig& config,
     int env, begin, end;
   };
   std::vector<Piece> pieces;
+  int active = 0;
   for (int b = 0; b < n; ++b) {
-    int begin = 0;
+    int begin = -1;
     for (int d = 0; d < u; ++d) {
+      if (!r.active.empty() && r.active[d * n + b] == 0) {
+        if (begin >= 0) pieces.push_back({b, begin, d});
+        begin = -1;
+        continue;
+      }
+      ++active;
+      if (begin < 0) begin = d;
       if (r.episodes.terminal[d * n + b] || d == u - 1) {
         pieces.push_back({b, begin, d + 1});
-        begin = d + 1;
+        begin = -1;
       }
     }
   }
@@ -272,7 +323,7 @@ Weights<float> IndependentGradient(const AgentConfig& config,
   ac.value_cost = config.value_cost;
   ac.entropy_cost = config.entropy_cost;
   ac.steps_per_action = k;
-  const float scale = 1.0f / (u * n);
+  const float scale = 1.0f / active;
   std::vector<Trajectory<float>> trajs(pieces.size());
   std::vector<SparseRows<float>> inputs(pieces.size());
   std::vector<MatF> dE_dy(pieces.size());
@@ -295,7 +346,8 @@ Weights<float> IndependentGradient(const AgentConfig& config,
       e.rewards.push_back(r.episodes.rewards[d * n + piece.env]);
       e.terminal.push_back(r.episodes.terminal[d * n + piece.env]);
     }
-    e.bootstrap_value = {r.episodes.bootstrap_value[piece.env]};
+    e.bootstrap_value = {piece.end == u ? r.episodes.bootstrap_value[piece.env]
+                                        : 0.0};
     inputs[p] = ToSparseRows(x);
     CarriedState<float> initial = CarriedState<float>::Zero(model.n_rec, 1);
     if (piece.begin == 0) {
@@ -414,6 +466,126 @@ TEST_P(AgentGradientTest, EpisodeBoundariesInsideTheUnrollAreExact) {
   EXPECT_NEAR(r.loss, loss, 1e-5 * std::abs(loss) + 1e-7);
 }
 
+// The 4-slot agent with only slots 0 and 1 active learns exactly what a
+// 2-slot agent (same seed, hence the same weights, feedback and sampler)
+// learns from the same data in its two slots. Inactive slots draw no
+// action, so both agents draw the same random numbers for the active
+// slots and take the same actions; the updates then see the same episode
+// segments, so the unrolls match decision by decision and the gradients
+// must agree to float rounding (the 4-slot agent's forward batch differs).
+// The inactive slots get random observations and rewards, to be ignored.
+TEST_P(AgentGradientTest, MaskedGradientEqualsThatOfAnAgentWithOnlyTheActive) {
+  AgentConfig config = SmallConfig();
+  config.keep_last_unroll = true;
+  config.feedback.mode = GetParam();
+  config.num_envs = 4;
+  std::unique_ptr<ActorCriticAgent> masked = MakeAgent(config);
+  config.num_envs = 2;
+  std::unique_ptr<ActorCriticAgent> small = MakeAgent(config);
+  ExpectSameWeights(masked->weights(), small->weights());
+  const std::vector<uint8_t> active = {1, 1, 0, 0};
+  RandomWorld world(41), junk(42);
+  const int u = config.unroll_decisions;
+  for (int d = 0; d < 2 * u + 1; ++d) {
+    std::vector<float> obs = world.Observe(2);
+    std::vector<float> rewards(2);
+    std::vector<uint8_t> terminated(2);
+    for (int b = 0; b < 2; ++b) {
+      rewards[b] = static_cast<float>(world.rng.Normal());
+      terminated[b] = world.rng.Bernoulli(0.2) ? 1 : 0;
+    }
+    const std::vector<int32_t> small_actions =
+        Decide(small.get(), obs, {1, 1}, rewards, terminated);
+    const std::vector<float> more = junk.Observe(2);
+    obs.insert(obs.end(), more.begin(), more.end());
+    rewards.push_back(static_cast<float>(junk.rng.Normal()));
+    rewards.push_back(static_cast<float>(junk.rng.Normal()));
+    terminated.push_back(junk.rng.Bernoulli(0.2) ? 1 : 0);
+    terminated.push_back(0);
+    const std::vector<int32_t> masked_actions =
+        Decide(masked.get(), obs, active, rewards, terminated);
+    ASSERT_EQ(masked_actions[0], small_actions[0]) << d;
+    ASSERT_EQ(masked_actions[1], small_actions[1]) << d;
+    EXPECT_EQ(masked_actions[2], 0);
+    EXPECT_EQ(masked_actions[3], 0);
+  }
+  ASSERT_EQ(masked->metrics().updates, 2);
+  ASSERT_EQ(small->metrics().updates, 2);
+  const UnrollRecord& m = masked->last_unroll();
+  const UnrollRecord& r = small->last_unroll();
+  EXPECT_EQ(m.active_decisions, 2 * u);
+  EXPECT_EQ(r.active_decisions, 2 * u);
+  EXPECT_EQ(m.samples, r.samples);
+  EXPECT_GT(r.samples, 2) << "the test needs an episode boundary";
+  const double difference = MaxRelativeDifference(m.gradient.Cast<double>(),
+                                                  r.gradient.Cast<double>());
+  std::printf("masked 4-slot vs 2-slot agent gradient: %.3g\n", difference);
+  EXPECT_LE(difference, 1e-6);
+  EXPECT_GT(r.gradient.w_in.cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_GT(r.gradient.b_out.cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_NEAR(m.loss, r.loss, 1e-6 * std::abs(r.loss) + 1e-9);
+  EXPECT_NEAR(m.rate_loss, r.rate_loss, 1e-6 * r.rate_loss + 1e-12);
+  EXPECT_NEAR(masked->metrics().rate_hz, small->metrics().rate_hz,
+              1e-6 * small->metrics().rate_hz);
+  EXPECT_LE(MaxRelativeDifference(masked->weights().Cast<double>(),
+                                  small->weights().Cast<double>()),
+            1e-6);
+}
+
+// Slots switch between active and inactive at random, also without the
+// terminal transition the hub puts at the end of every run: the update
+// must equal the independent computation on the active runs (each cut at
+// a change of the flag, later runs from the zero state), with the mean
+// over the active decisions.
+TEST_P(AgentGradientTest, RandomMasksEqualIndependentComputation) {
+  AgentConfig config = SmallConfig();
+  config.keep_last_unroll = true;
+  config.unroll_decisions = 10;
+  config.feedback.mode = GetParam();
+  std::unique_ptr<ActorCriticAgent> agent = MakeAgent(config);
+  RandomWorld world(51);
+  std::vector<uint8_t> active(kEnvs, 1);
+  const int u = config.unroll_decisions;
+  for (int d = 0; d < 2 * u + 1; ++d) {
+    for (int b = 0; b < kEnvs; ++b) {
+      if (world.rng.Bernoulli(0.25)) active[b] = 1 - active[b];
+    }
+    const std::vector<float> obs = world.Observe(kEnvs);
+    std::vector<float> rewards(kEnvs);
+    std::vector<uint8_t> terminated(kEnvs);
+    for (int b = 0; b < kEnvs; ++b) {
+      rewards[b] = static_cast<float>(world.rng.Normal());
+      terminated[b] = world.rng.Bernoulli(0.1) ? 1 : 0;
+    }
+    Decide(agent.get(), obs, active, rewards, terminated);
+  }
+  ASSERT_EQ(agent->metrics().updates, 2);
+  const UnrollRecord& r = agent->last_unroll();
+  // `active` holds the flags of the decision after the unroll: an active
+  // run that reaches the end of the unroll is cut there if its slot is
+  // inactive next.
+  for (int b = 0; b < kEnvs; ++b) {
+    if (active[b]) {
+      EXPECT_NE(r.episodes.bootstrap_value[b], 0.0) << b;
+    } else {
+      EXPECT_EQ(r.episodes.bootstrap_value[b], 0.0) << b;
+    }
+  }
+  EXPECT_GT(r.active_decisions, u * kEnvs / 4);
+  EXPECT_LT(r.active_decisions, u * kEnvs * 3 / 4);
+  int segments = 0;
+  double loss = 0.0;
+  const Weights<float> expected =
+      IndependentGradient(config, r, &segments, &loss);
+  EXPECT_EQ(r.samples, segments);
+  const double difference =
+      MaxRelativeDifference(r.gradient.Cast<double>(), expected.Cast<double>());
+  std::printf("masked agent gradient vs %d independent segments: %.3g\n",
+              segments, difference);
+  EXPECT_LE(difference, 1e-5);
+  EXPECT_NEAR(r.loss, loss, 1e-5 * std::abs(loss) + 1e-7);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Feedback, AgentGradientTest,
     ::testing::Values(FeedbackMode::kSymmetric, FeedbackMode::kRandom),
@@ -421,6 +593,186 @@ INSTANTIATE_TEST_SUITE_P(
       return param_info.param == FeedbackMode::kSymmetric ? "Symmetric"
                                                           : "Random";
     });
+
+// With a readout bias the network at rest does not give a zero readout, so
+// an inactive slot must be excluded, not merely fed zeros: the updates are
+// bit-identical whether the inactive slots get zeros (rewards 0, the hub's
+// terminal flags) or random observations, rewards and terminal flags.
+// Slots 1 and 3 are never active; slot 4 is active for decisions 0-3
+// (terminal at 3), inactive for 4-8 and active again from 9.
+TEST(ActorCriticAgentTest, InactiveSlotsDataDoNotChangeTheUpdate) {
+  const AgentConfig config = SmallConfig();
+  ASSERT_TRUE(config.network.readout_bias);
+  std::unique_ptr<ActorCriticAgent> zeros = MakeAgent(config);
+  std::unique_ptr<ActorCriticAgent> noise = MakeAgent(config);
+  const Weights<float> initial = zeros->weights();
+  RandomWorld world(31), junk(32);
+  const int u = config.unroll_decisions;
+  for (int d = 0; d < 3 * u + 1; ++d) {
+    std::vector<uint8_t> active = {1, 0, 1, 0,
+                                   static_cast<uint8_t>(d < 4 || d >= 9)};
+    const std::vector<float> obs = world.Observe(kEnvs);
+    const std::vector<float> junk_obs = junk.Observe(kEnvs);
+    std::vector<float> obs_zeros = obs, obs_noise = obs;
+    std::vector<float> rewards_zeros(kEnvs), rewards_noise(kEnvs);
+    std::vector<uint8_t> terminated_zeros(kEnvs), terminated_noise(kEnvs);
+    for (int b = 0; b < kEnvs; ++b) {
+      const float reward = static_cast<float>(world.rng.Normal());
+      const uint8_t terminal = world.rng.Bernoulli(0.15) ? 1 : 0;
+      if (active[b]) {
+        rewards_zeros[b] = rewards_noise[b] = reward;
+        terminated_zeros[b] = terminated_noise[b] = terminal;
+        if (b == 4 && d == 3) terminated_zeros[b] = terminated_noise[b] = 1;
+        continue;
+      }
+      for (int i = 0; i < kInputs; ++i) {
+        obs_zeros[b * kInputs + i] = 0.0f;
+        obs_noise[b * kInputs + i] = junk_obs[b * kInputs + i];
+      }
+      rewards_zeros[b] = 0.0f;
+      rewards_noise[b] = static_cast<float>(10.0 * junk.rng.Normal());
+      terminated_zeros[b] = b == 4 && d == 8 ? 1 : 0;
+      terminated_noise[b] = junk.rng.Bernoulli(0.5) ? 1 : 0;
+    }
+    const std::vector<int32_t> actions_zeros =
+        Decide(zeros.get(), obs_zeros, active, rewards_zeros, terminated_zeros);
+    const std::vector<int32_t> actions_noise =
+        Decide(noise.get(), obs_noise, active, rewards_noise, terminated_noise);
+    EXPECT_EQ(actions_zeros, actions_noise) << d;
+    for (int b = 0; b < kEnvs; ++b) {
+      if (!active[b]) {
+        EXPECT_EQ(actions_zeros[b], 0);
+      }
+    }
+  }
+  ASSERT_EQ(zeros->metrics().updates, 3);
+  EXPECT_NE(zeros->weights().w_in, initial.w_in);
+  EXPECT_NE(zeros->weights().b_out, initial.b_out);
+  ExpectSameWeights(zeros->weights(), noise->weights());
+  ExpectSameOptimizerState(zeros->optimizer(), noise->optimizer());
+  ExpectSameMetrics(zeros->metrics(), noise->metrics());
+}
+
+// A change of a slot's flag starts a new episode in it even without a
+// terminal transition: the network state is reset, so a slot that turns
+// inactive rests at zero and one that turns active again acts as a fresh
+// network (as in a new agent, whose weights are the same before the first
+// update).
+TEST(ActorCriticAgentTest, ChangeOfTheFlagResetsTheSlotsNetwork) {
+  const AgentConfig config = SmallConfig();
+  std::unique_ptr<ActorCriticAgent> agent = MakeAgent(config);
+  std::unique_ptr<ActorCriticAgent> fresh = MakeAgent(config);
+  RunAgent(agent.get(), 3, 0.0, 81);  // build up some state
+  ASSERT_GT(agent->state().v.row(2).cwiseAbs().sum(), 0.0f);
+  RandomWorld world(82);
+  const std::vector<float> rewards(kEnvs, 0.5f);
+  const std::vector<uint8_t> no_terminal(kEnvs, 0);
+  Decide(agent.get(), world.Observe(kEnvs), {1, 1, 0, 1, 1}, rewards,
+         no_terminal);
+  const CarriedState<float>& state = agent->state();
+  for (const Mat<float>* m :
+       {&state.v, &state.a, &state.refractory, &state.z, &state.zf}) {
+    EXPECT_EQ(m->row(2).cwiseAbs().sum(), 0.0f);
+  }
+  EXPECT_GT(state.v.row(1).cwiseAbs().sum(), 0.0f);
+  const std::vector<float> obs = world.Observe(kEnvs);
+  Decide(agent.get(), obs, {1, 1, 1, 1, 1}, rewards, no_terminal);
+  Decide(fresh.get(), obs, {1, 1, 1, 1, 1}, rewards, no_terminal);
+  ASSERT_EQ(agent->metrics().updates, 0);
+  EXPECT_EQ(agent->last_readout().row(2), fresh->last_readout().row(2));
+  EXPECT_NE(agent->last_readout().row(1), fresh->last_readout().row(1));
+}
+
+// An unroll without an active decision (here after one with active ones)
+// has nothing to learn from: no optimizer step, weights and metrics as
+// they were; the next unroll with active decisions updates again.
+TEST(ActorCriticAgentTest, UnrollWithoutActiveDecisionsSkipsTheUpdate) {
+  const AgentConfig config = SmallConfig();
+  std::unique_ptr<ActorCriticAgent> agent = MakeAgent(config);
+  const int u = config.unroll_decisions;
+  RandomWorld world(61);
+  const std::vector<uint8_t> none(kEnvs, 0), all(kEnvs, 1);
+  const auto run = [&](int decisions, const std::vector<uint8_t>& active) {
+    for (int d = 0; d < decisions; ++d) {
+      std::vector<float> rewards(kEnvs);
+      for (float& r : rewards) r = static_cast<float>(world.rng.Normal());
+      Decide(agent.get(), world.Observe(kEnvs), active, rewards,
+             std::vector<uint8_t>(kEnvs, 0));
+    }
+  };
+  // A whole first unroll inactive, and the Act that completes it.
+  const Weights<float> initial = agent->weights();
+  run(u + 1, none);
+  EXPECT_EQ(agent->metrics().updates, 0);
+  EXPECT_EQ(agent->metrics().skipped_updates, 1);
+  EXPECT_EQ(agent->optimizer().step(), 0);
+  ExpectSameWeights(agent->weights(), initial);
+
+  // That Act began the second unroll, inactive too; one active unroll
+  // (updated at the first Act of the fourth), then an inactive one.
+  run(u - 1, none);
+  run(u, all);
+  run(u, none);
+  EXPECT_EQ(agent->metrics().updates, 1);
+  EXPECT_EQ(agent->metrics().skipped_updates, 2);
+  const Weights<float> updated = agent->weights();
+  EXPECT_NE(updated.w_in, initial.w_in);
+  const AgentMetrics metrics = agent->metrics();
+  const OptimizerState<float> state = agent->optimizer().state();
+  run(1, none);  // completes the inactive fourth unroll
+  EXPECT_EQ(agent->metrics().updates, 1);
+  EXPECT_EQ(agent->metrics().skipped_updates, 3);
+  EXPECT_EQ(agent->optimizer().step(), state.step);
+  EXPECT_EQ(agent->optimizer().state().m.w_in, state.m.w_in);
+  EXPECT_EQ(agent->optimizer().state().v.w_rec, state.v.w_rec);
+  ExpectSameWeights(agent->weights(), updated);
+  EXPECT_EQ(agent->metrics().loss, metrics.loss);
+  EXPECT_EQ(agent->metrics().rate_hz, metrics.rate_hz);
+  EXPECT_EQ(agent->metrics().grad_norm, metrics.grad_norm);
+  EXPECT_EQ(agent->metrics().decisions, metrics.decisions + 1);
+}
+
+// The mask overload with every slot active (nullptr, or any nonzero flags)
+// runs exactly as the overload without a mask.
+TEST(ActorCriticAgentTest, AllActiveMaskIsBitIdenticalToNoMask) {
+  AgentConfig config = SmallConfig();
+  config.keep_last_unroll = true;
+  std::unique_ptr<ActorCriticAgent> plain = MakeAgent(config);
+  std::unique_ptr<ActorCriticAgent> null_mask = MakeAgent(config);
+  std::unique_ptr<ActorCriticAgent> ones = MakeAgent(config);
+  const std::vector<uint8_t> flags = {1, 2, 255, 1, 7};
+  RandomWorld world(71);
+  for (int d = 0; d < 3 * config.unroll_decisions + 1; ++d) {
+    const std::vector<float> obs = world.Observe(kEnvs);
+    std::vector<float> rewards(kEnvs);
+    std::vector<uint8_t> terminated(kEnvs);
+    for (int b = 0; b < kEnvs; ++b) {
+      rewards[b] = static_cast<float>(world.rng.Normal());
+      terminated[b] = world.rng.Bernoulli(0.15) ? 1 : 0;
+    }
+    std::vector<int32_t> a(kEnvs), b(kEnvs), c(kEnvs);
+    ASSERT_TRUE(plain->Act(obs.data(), a.data()).ok());
+    ASSERT_TRUE(null_mask->Act(obs.data(), b.data(), nullptr).ok());
+    ASSERT_TRUE(ones->Act(obs.data(), c.data(), flags.data()).ok());
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, c);
+    for (ActorCriticAgent* agent : {plain.get(), null_mask.get(), ones.get()}) {
+      ASSERT_TRUE(agent->Reward(rewards.data(), terminated.data()).ok());
+    }
+  }
+  ASSERT_EQ(plain->metrics().updates, 3);
+  EXPECT_EQ(plain->last_unroll().active_decisions,
+            config.unroll_decisions * kEnvs);
+  EXPECT_GT(plain->last_unroll().samples, kEnvs);
+  for (const ActorCriticAgent* other : {null_mask.get(), ones.get()}) {
+    ExpectSameWeights(other->weights(), plain->weights());
+    ExpectSameWeights(other->last_unroll().gradient,
+                      plain->last_unroll().gradient);
+    ExpectSameOptimizerState(other->optimizer(), plain->optimizer());
+    ExpectSameMetrics(other->metrics(), plain->metrics());
+    EXPECT_EQ(other->state().v, plain->state().v);
+  }
+}
 
 // A contextual bandit: each decision shows one of 3 cues (a group of 10
 // input spikes); reward 1 if the action equals the cue. Discount 0 and no
