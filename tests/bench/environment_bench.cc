@@ -50,7 +50,7 @@ v1::Job SubmitJob(server::testing::InProcessServer& server, int envs) {
   v1::ReinforcementSpec* rl = spec->mutable_reinforcement();
   rl->set_source(v1::ENVIRONMENT_SOURCE_REMOTE);
   rl->set_num_envs(envs);
-  rl->set_max_frames(int64_t{1} << 40);
+  rl->set_max_frames(int64_t{1000000000000});
   rl->set_max_queueing_delay_ms(absl::GetFlag(FLAGS_max_queueing_delay_ms));
   v1::Job job;
   grpc::ClientContext context;

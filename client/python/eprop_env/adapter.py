@@ -53,6 +53,11 @@ class EnvAdapterError(Exception):
         self.stats = stats
 
 
+# Per-message answers that mean "not now" rather than "wrong":
+# UNAVAILABLE (14) and ABORTED (10), as google.rpc.Code values.
+_RETRYABLE_ANSWERS = (14, 10)
+
+
 class RejectedError(EnvAdapterError):
     """The server rejected one message (an AgentMessage with a non-OK
     ``status_code``), e.g. an open whose spec differs from the job's.
@@ -438,6 +443,10 @@ class _Runner:
         return f"{what}: {e.code.name}: {e.details}"
 
     def _check(self, reply, field_name, what):
+        if reply.status_code in _RETRYABLE_ANSWERS:
+            # The job is queued, restarting or replaced its hub: retry.
+            raise _StreamClosed(self.grpc.StatusCode.UNAVAILABLE,
+                                reply.status_message)
         if reply.status_code != 0:
             raise RejectedError(reply.status_code, reply.status_message, what,
                                 self.stats)
