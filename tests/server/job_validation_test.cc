@@ -36,7 +36,7 @@ std::vector<BadSpec> BadSpecs() {
       {"no task", [](v1::JobSpec* s) { s->clear_task(); }, kInvalid,
        "task is required"},
       {"unknown task", [](v1::JobSpec* s) { s->set_task(v1::Task(99)); },
-       kInvalid, "TASK_EVIDENCE_ACCUMULATION or TASK_PATTERN_GENERATION"},
+       kInvalid, "TASK_PATTERN_GENERATION, TASK_BREAKOUT or TASK_REMOTE_ENVIRONMENT"},
       {"unknown algorithm",
        [](v1::JobSpec* s) { s->set_algorithm(v1::Algorithm(42)); }, kInvalid,
        "algorithm must be"},
