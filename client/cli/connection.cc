@@ -181,21 +181,15 @@ Connection::Connection(const GlobalOptions& options, std::string token,
       channel_(std::move(channel)),
       stub_(v1::JobService::NewStub(channel_)) {}
 
-absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
+absl::StatusOr<ClientCredentials> ReadCredentials(
     const GlobalOptions& options) {
-  // Failures reach the user as one line each (RpcError); gRPC's own log
-  // lines (e.g. TLS handshake errors) stay off unless GRPC_VERBOSITY asks.
-  if (std::getenv("GRPC_VERBOSITY") == nullptr) {
-    gpr_set_log_function(DiscardGrpcLog);
-  }
-  std::string token;
+  ClientCredentials out;
   if (!options.token_file.empty()) {
-    absl::StatusOr<std::string> read = ReadToken(options.token_file);
-    if (!read.ok()) return read.status();
-    token = *read;
+    absl::StatusOr<std::string> token = ReadToken(options.token_file);
+    if (!token.ok()) return token.status();
+    out.token = *std::move(token);
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      grpc::InsecureChannelCredentials();
+  out.channel = grpc::InsecureChannelCredentials();
   if (!options.tls_ca_file.empty()) {
     absl::StatusOr<std::string> pem = ReadFileToString(options.tls_ca_file);
     if (!pem.ok()) {
@@ -204,15 +198,27 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     }
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = *pem;
-    credentials = grpc::SslCredentials(ssl);
+    out.channel = grpc::SslCredentials(ssl);
   }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
+    const GlobalOptions& options) {
+  // Failures reach the user as one line each (RpcError); gRPC's own log
+  // lines (e.g. TLS handshake errors) stay off unless GRPC_VERBOSITY asks.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) {
+    gpr_set_log_function(DiscardGrpcLog);
+  }
+  absl::StatusOr<ClientCredentials> credentials = ReadCredentials(options);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments arguments;
   // Metrics histories of long runs can exceed the 4 MiB default.
   arguments.SetMaxReceiveMessageSize(INT_MAX);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.server, credentials, arguments);
-  return std::unique_ptr<Connection>(
-      new Connection(options, std::move(token), std::move(channel)));
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      options.server, credentials->channel, arguments);
+  return std::unique_ptr<Connection>(new Connection(
+      options, std::move(credentials->token), std::move(channel)));
 }
 
 std::unique_ptr<grpc::ClientContext> Connection::UnaryContext() const {

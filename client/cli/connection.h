@@ -42,6 +42,15 @@ absl::StatusOr<Invocation> ParseInvocation(
 // Help lines of the global flags.
 std::string GlobalFlagHelp();
 
+// The bearer token (--token-file; empty without one) and the channel
+// credentials (--tls-ca: TLS with that CA; else plaintext) of the global
+// flags.
+struct ClientCredentials {
+  std::string token;
+  std::shared_ptr<grpc::ChannelCredentials> channel;
+};
+absl::StatusOr<ClientCredentials> ReadCredentials(const GlobalOptions& options);
+
 class Connection {
  public:
   // Reads the token and CA files and creates the channel, which connects

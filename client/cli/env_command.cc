@@ -15,7 +15,6 @@
 #include "absl/strings/str_format.h"
 #include "client/cli/command_line.h"
 #include "client/lib/session_client.h"
-#include "core/util/file_io.h"
 #include "core/util/json.h"
 
 namespace eprop::cli {
@@ -143,46 +142,15 @@ absl::StatusOr<RunConfig> ParseRunConfig(const Args& args, bool json) {
   return config;
 }
 
-// The bearer token of --token-file: the file without trailing whitespace,
-// non-empty printable ASCII.
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) {
-    return absl::Status(
-        text.status().code(),
-        absl::StrCat("--token-file: ", text.status().message()));
-  }
-  const std::string token(absl::StripTrailingAsciiWhitespace(*text));
-  const bool printable = std::all_of(token.begin(), token.end(), [](char c) {
-    return c >= 0x20 && c <= 0x7e;
-  });
-  if (token.empty() || !printable) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--token-file ", path, " must hold a token of printable ASCII"));
-  }
-  return token;
-}
-
 // The runner options shared by every environment of the run.
 absl::StatusOr<client::EnvironmentRunnerOptions> RunnerOptions(
     const GlobalOptions& global, const RunConfig& config) {
   client::EnvironmentRunnerOptions options;
   options.target = global.server;
-  if (!global.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadToken(global.token_file);
-    if (!token.ok()) return token.status();
-    options.token = *token;
-  }
-  if (!global.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> pem = ReadFileToString(global.tls_ca_file);
-    if (!pem.ok()) {
-      return absl::Status(pem.status().code(),
-                          absl::StrCat("--tls-ca: ", pem.status().message()));
-    }
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = *pem;
-    options.credentials = grpc::SslCredentials(ssl);
-  }
+  absl::StatusOr<ClientCredentials> credentials = ReadCredentials(global);
+  if (!credentials.ok()) return credentials.status();
+  options.token = credentials->token;
+  options.credentials = credentials->channel;
   options.job_id = config.job;
   options.max_frames = config.frames;
   options.max_retry_time = std::chrono::seconds(config.max_retry_s);
