@@ -71,10 +71,24 @@ absl::Status EnvironmentHubOptions::Validate() const {
       !s.ok()) {
     return s;
   }
-  if (agent.network.n_in != ShapeSize(observation_spec)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "agent.network.n_in must be the observation size ",
-        ShapeSize(observation_spec), ", got ", agent.network.n_in));
+  int64_t n_in = ShapeSize(observation_spec);
+  if (frame_preprocessing.has_value()) {
+    if (observation_spec.kind() != v1::OBSERVATION_KIND_RGB_FRAME) {
+      return absl::InvalidArgumentError(
+          "frame_preprocessing is only for RGB_FRAME observations");
+    }
+    if (absl::Status s = frame_preprocessing->Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("frame_preprocessing: ", s.message()));
+    }
+    n_in = int64_t{frame_preprocessing->screen_size} *
+           frame_preprocessing->screen_size;
+  }
+  if (agent.network.n_in != n_in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("agent.network.n_in must be the observation size ", n_in,
+                     frame_preprocessing.has_value() ? " (screen_size^2)" : "",
+                     ", got ", agent.network.n_in));
   }
   if (max_queueing_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -102,6 +116,15 @@ EnvironmentHub::EnvironmentHub(EnvironmentHubOptions options,
       slots_(options_.agent.num_envs),
       generation_(new std::atomic<uint64_t>[options_.agent.num_envs]) {
   for (int b = 0; b < options_.agent.num_envs; ++b) generation_[b] = 0;
+  if (options_.frame_preprocessing.has_value()) {
+    const v1::ObservationSpec& spec = options_.observation_spec;
+    for (int b = 0; b < options_.agent.num_envs; ++b) {
+      frame_slots_.push_back(std::make_unique<FrameSlot>(
+          spec.shape(0), spec.shape(1),
+          options_.frame_seed + static_cast<uint64_t>(b),
+          *options_.frame_preprocessing));
+    }
+  }
 }
 
 EnvironmentHub::~EnvironmentHub() {
@@ -162,6 +185,7 @@ void EnvironmentHub::ResetSlotLocked(Slot* slot) {
   slot->has_sequence = false;
   slot->fresh = true;
   slot->episode_return = 0.0;
+  slot->restart_frames = true;
 }
 
 absl::Status EnvironmentHub::CheckHandleLocked(
@@ -316,11 +340,8 @@ absl::Status EnvironmentHub::Decode(const v1::EnvironmentStep& step,
   }
 }
 
-absl::Status EnvironmentHub::Step(const SlotHandle& handle,
-                                  const v1::EnvironmentStep& step) {
-  std::vector<float> observation;
-  if (absl::Status s = Decode(step, &observation); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+absl::Status EnvironmentHub::AcceptStepLocked(const SlotHandle& handle,
+                                              const v1::EnvironmentStep& step) {
   if (absl::Status s = CheckHandleLocked(
           handle, "the environment is not joined: send EnvironmentOpen first");
       !s.ok()) {
@@ -339,23 +360,115 @@ absl::Status EnvironmentHub::Step(const SlotHandle& handle,
   }
   // Episode-return metrics follow the environment's own view, cuts or not;
   // the first step after a join or a new run has no previous action.
-  const bool ended = step.terminated() || step.truncated();
   if (slot.has_sequence) {
     slot.episode_return += step.reward();
-    if (ended) {
+    if (step.terminated() || step.truncated()) {
       RecordEpisodeLocked(slot.episode_return);
       slot.episode_return = 0.0;
     }
   }
   slot.has_sequence = true;
   slot.last_sequence = step.sequence_number();
+  return absl::OkStatus();
+}
+
+absl::Status EnvironmentHub::Step(const SlotHandle& handle,
+                                  const v1::EnvironmentStep& step) {
+  if (!frame_slots_.empty()) return StepFrame(handle, step);
+  std::vector<float> observation;
+  if (absl::Status s = Decode(step, &observation); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = AcceptStepLocked(handle, step); !s.ok()) return s;
+  Slot& slot = slots_[handle.slot];
   slot.sequence_number = step.sequence_number();
   slot.observation = std::move(observation);
   slot.reward = step.reward();
-  slot.ended = ended;
+  slot.ended = step.terminated() || step.truncated();
   slot.ready = true;
   slot.awaiting_action = true;
   slot.queued_at = Now();
+  return absl::OkStatus();
+}
+
+absl::Status EnvironmentHub::CheckFrame(const v1::EnvironmentStep& step) const {
+  if (!std::isfinite(step.reward())) {
+    return absl::InvalidArgumentError("reward must be finite");
+  }
+  if (step.features_size() != 0) {
+    return absl::InvalidArgumentError(
+        "an RGB_FRAME observation goes in `observation`, not `features`");
+  }
+  const int64_t bytes = ShapeSize(options_.observation_spec);
+  if (static_cast<int64_t>(step.observation().size()) != bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("observation must have ", bytes, " bytes (a ",
+                     ShapeText(options_.observation_spec), " frame), got ",
+                     step.observation().size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnvironmentHub::StepFrame(const SlotHandle& handle,
+                                       const v1::EnvironmentStep& step) {
+  if (absl::Status s = CheckFrame(step); !s.ok()) return s;
+  if (handle.slot < 0 || handle.slot >= static_cast<int>(slots_.size())) {
+    absl::MutexLock lock(&mu_);
+    return CheckHandleLocked(
+        handle, "the environment is not joined: send EnvironmentOpen first");
+  }
+  FrameSlot& frames = *frame_slots_[handle.slot];
+  std::shared_ptr<const EnvironmentCallbacks> callbacks;
+  env::FrameStreamPreprocessing::FrameAnswer answer;
+  {
+    // Held while the frame is processed: one frame of the slot at a time,
+    // and Poll's Act waits for it.
+    absl::MutexLock frame_lock(&frames.mu);
+    bool restart = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (absl::Status s = AcceptStepLocked(handle, step); !s.ok()) return s;
+      Slot& slot = slots_[handle.slot];
+      restart = slot.restart_frames;
+      slot.restart_frames = false;
+      slot.awaiting_action = true;  // until answered, here or by Poll
+    }
+    if (restart) frames.pre.Restart();
+    const env::FrameStreamPreprocessing::Outcome outcome = {
+        step.reward(), step.terminated(), step.truncated()};
+    answer = frames.pre.OnFrame(
+        reinterpret_cast<const uint8_t*>(step.observation().data()), outcome);
+    std::vector<float> observation;
+    if (answer.decide) {
+      observation.resize(n_in_);
+      frames.pre.ObserveFloat(observation.data());
+    }
+    absl::MutexLock lock(&mu_);
+    // Left meanwhile: the step is dropped without answer, as a queued one.
+    if (generation_[handle.slot].load() != handle.generation) {
+      return absl::OkStatus();
+    }
+    Slot& slot = slots_[handle.slot];
+    if (answer.decide) {
+      slot.sequence_number = step.sequence_number();
+      slot.observation = std::move(observation);
+      slot.reward = answer.reward;
+      slot.ended = answer.terminated || answer.truncated;
+      slot.ready = true;
+      slot.queued_at = Now();
+      return absl::OkStatus();
+    }
+    slot.awaiting_action = false;
+    ++metrics_.frames;
+    callbacks = slot.callbacks;
+  }
+  absl::MutexLock deliver(&deliver_mu_);
+  if (generation_[handle.slot].load() != handle.generation) {
+    return absl::OkStatus();  // left (or closed) meanwhile
+  }
+  v1::AgentMessage message;
+  message.mutable_action()->set_sequence_number(step.sequence_number());
+  message.mutable_action()->set_action(answer.raw_action);
+  if (callbacks->on_message) callbacks->on_message(message);
   return absl::OkStatus();
 }
 
@@ -460,6 +573,19 @@ bool EnvironmentHub::Poll() {
     status = agent_->Act(observations.data(), actions.data(), real.data());
     awaiting_reward_ = status.ok();
   }
+  // With frame preprocessing, the agent's actions become raw actions.
+  std::vector<int32_t> sent = actions;
+  if (status.ok() && !frame_slots_.empty()) {
+    for (const Pending& p : pending) {
+      FrameSlot& frames = *frame_slots_[p.slot];
+      absl::MutexLock frame_lock(&frames.mu);
+      if (generation_[p.slot].load() != p.generation) continue;  // left
+      // (A re-open meanwhile restarts the preprocessing at the next frame.)
+      if (frames.pre.decision_due()) {
+        sent[p.slot] = frames.pre.Act(actions[p.slot]);
+      }
+    }
+  }
 
   {
     absl::MutexLock lock(&mu_);
@@ -468,6 +594,8 @@ bool EnvironmentHub::Poll() {
         slots_[p.slot].awaiting_action = false;
       }
     }
+    last_decision_.observations.swap(observations);  // no longer needed
+    last_decision_.actions = status.ok() ? actions : std::vector<int32_t>();
     if (status.ok()) {
       ++metrics_.decisions;
       metrics_.frames += static_cast<int64_t>(pending.size());
@@ -483,7 +611,7 @@ bool EnvironmentHub::Poll() {
     v1::AgentMessage message;
     if (status.ok()) {
       message.mutable_action()->set_sequence_number(p.sequence_number);
-      message.mutable_action()->set_action(actions[p.slot]);
+      message.mutable_action()->set_action(sent[p.slot]);
     } else {
       // Inputs are validated before they are queued; this is a bug.
       message.set_status_code(

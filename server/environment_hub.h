@@ -33,6 +33,21 @@
 // with a fresh network state. Truncation is treated as termination (no
 // bootstrap past it), as in core/rl/breakout_training.
 //
+// RGB frames (frame_preprocessing set; the jobs' RGB_FRAME observations).
+// Each slot owns a FrameStreamPreprocessing
+// (core/env/frame_stream_preprocessing.h) that applies the ALE conventions
+// to the environment's raw frames: every EnvironmentStep is one raw frame.
+// A frame inside a frame-skip window or a no-op start is answered at once
+// with its raw action, on the calling thread, from Step (never queued, no
+// decision involved); only a frame on which a decision is due is queued as
+// above, with the screen_size^2 grayscale observation (values / 255) and the
+// summed (optionally clipped) reward and the episode end since the slot's
+// previous decision, and is answered with the raw action the agent's action
+// becomes (sticky actions). The `frames` metric counts raw frames (steps
+// answered) and the episode-return metrics add up the unclipped raw rewards
+// of every frame. A join or a new run id restarts the slot's preprocessing
+// (its first frame starts an episode).
+//
 // Closing. When the job ends, Close(status) stops the decision thread, frees
 // every slot and calls each joined environment's on_closed(status) (after
 // any action still being delivered); later Join, Reopen and Step calls fail
@@ -44,6 +59,7 @@
 // called outside the hub's state lock but under its delivery lock, one at a
 // time: a callback must not call into the hub (nor Close it), and after
 // Leave() returns neither callback of the left environment is called again.
+// (Immediate answers to RGB frames are delivered the same way, from Step.)
 #ifndef EPROP_SERVER_ENVIRONMENT_HUB_H_
 #define EPROP_SERVER_ENVIRONMENT_HUB_H_
 
@@ -52,6 +68,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +79,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/env/atari_preprocessing.h"
+#include "core/env/frame_stream_preprocessing.h"
 #include "core/rl/actor_critic_agent.h"
 #include "core/train/checkpoint.h"
 #include "eprop/v1/environments.pb.h"
@@ -71,10 +90,17 @@ namespace eprop::server {
 struct EnvironmentHubOptions {
   std::string job_id;
   // The agent: num_envs is the number of slots, network.n_in must be the
-  // product of the observation shape, n_actions the environments' number of
-  // actions.
+  // product of the observation shape (screen_size^2 with
+  // frame_preprocessing), n_actions the environments' number of actions.
   AgentConfig agent;
   v1::ObservationSpec observation_spec;
+  // RGB_FRAME observations only: the ALE preprocessing of the raw frames
+  // (see the top of this file). Unset, a frame is fed as is (values / 255,
+  // one decision per frame).
+  std::optional<env::PreprocessingOptions> frame_preprocessing;
+  // Slot b's preprocessing draws its random numbers (no-op counts, sticky
+  // actions) from seed frame_seed + b, continued across its tenants.
+  uint64_t frame_seed = 1;
   absl::Duration max_queueing_delay = absl::Milliseconds(20);
   // The time source of Poll(); absl::Now if empty. Start() needs real time.
   std::function<absl::Time()> clock;
@@ -106,7 +132,7 @@ struct EnvironmentCallbacks {
 
 struct EnvironmentHubMetrics {
   int connected = 0;      // environments joined now
-  int64_t frames = 0;     // steps answered with an action
+  int64_t frames = 0;     // steps (raw frames) answered with an action
   int64_t decisions = 0;  // agent decisions (batches)
   int64_t episodes = 0;   // finished episodes (terminated or truncated)
   double avg_return_last100 = 0.0;  // over the last min(100, episodes)
@@ -124,6 +150,11 @@ struct HubDecisionRecord {
   // (empty for the first decision).
   std::vector<float> rewards;
   std::vector<uint8_t> terminated;
+  // The agent's input, [slots x n_in] (zeros for fillers), and its actions
+  // (before frame preprocessing turns them into raw actions; empty if the
+  // agent failed).
+  std::vector<float> observations;
+  std::vector<int32_t> actions;
 };
 
 class EnvironmentHub {
@@ -155,7 +186,9 @@ class EnvironmentHub {
   // nothing: INVALID_ARGUMENT (observation of the wrong field or size,
   // non-finite values or reward, sequence number not increasing),
   // FAILED_PRECONDITION (stale handle, or a step while the previous one
-  // still waits for its action); after Close, as Join.
+  // still waits for its action); after Close, as Join. With
+  // frame_preprocessing, a frame that needs no decision is answered
+  // (on_message) before Step returns.
   absl::Status Step(const SlotHandle& handle, const v1::EnvironmentStep& step);
 
   // Runs one decision if one is due at clock(); true if it ran.
@@ -216,6 +249,18 @@ class EnvironmentHub {
     // A real observation of this slot was in the previous decision.
     bool participated = false;
     double episode_return = 0.0;
+    // frame_preprocessing: the slot's next frame restarts its
+    // preprocessing (a new tenant or run id).
+    bool restart_frames = true;
+  };
+
+  // The frame preprocessing of one slot; mu is taken before the hub's mu_.
+  struct FrameSlot {
+    FrameSlot(int height, int width, uint64_t seed,
+              const env::PreprocessingOptions& options)
+        : pre(height, width, seed, options) {}
+    absl::Mutex mu;
+    env::FrameStreamPreprocessing pre ABSL_GUARDED_BY(mu);
   };
 
   explicit EnvironmentHub(EnvironmentHubOptions options,
@@ -226,6 +271,16 @@ class EnvironmentHub {
   // Validates and decodes a step's observation into n_in floats.
   absl::Status Decode(const v1::EnvironmentStep& step,
                       std::vector<float>* out) const;
+  // Validates a raw frame (frame_preprocessing).
+  absl::Status CheckFrame(const v1::EnvironmentStep& step) const;
+  // Step with frame_preprocessing.
+  absl::Status StepFrame(const SlotHandle& handle,
+                         const v1::EnvironmentStep& step);
+  // Checks a step's handle, sequence number and state, and records its
+  // outcome for the episode-return metrics and its sequence number.
+  absl::Status AcceptStepLocked(const SlotHandle& handle,
+                                const v1::EnvironmentStep& step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool DueLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The earliest time a decision may become due (InfiniteFuture if none).
   absl::Time NextDeadlineLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -244,7 +299,11 @@ class EnvironmentHub {
                                  absl::string_view not_joined) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Lock order: poll_mu_, then deliver_mu_, then mu_.
+  // One per slot with frame_preprocessing, else empty; fixed size.
+  std::vector<std::unique_ptr<FrameSlot>> frame_slots_;
+
+  // Lock order: poll_mu_, then deliver_mu_, then a FrameSlot's mu, then
+  // mu_.
   mutable absl::Mutex poll_mu_;  // one decision at a time; guards agent_
   std::unique_ptr<ActorCriticAgent> agent_ ABSL_GUARDED_BY(poll_mu_);
   bool awaiting_reward_ ABSL_GUARDED_BY(poll_mu_) = false;

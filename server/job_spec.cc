@@ -4,9 +4,12 @@
 #include <cmath>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/env/atari_preprocessing.h"
 #include "core/env/breakout.h"
 #include "core/train/task.h"
 
@@ -214,16 +217,18 @@ absl::Status CheckObservationSpec(const v1::ObservationSpec& spec) {
         "_SPIKES, got ", spec.kind()));
   }
   if (spec.kind() == v1::OBSERVATION_KIND_RGB_FRAME) {
-    // Frames need the server-side preprocessing and convolutional front end,
-    // which RL jobs do not run yet.
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".kind OBSERVATION_KIND_RGB_FRAME is not supported by jobs yet; "
-        "send FEATURES or SPIKES"));
+    // Preprocessed to screen_size^2 values (ResolveFramePreprocessing
+    // checks height and width against screen_size).
+    if (spec.shape_size() != 3 || spec.shape(2) != 3) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".shape of OBSERVATION_KIND_RGB_FRAME must be ",
+          "[height, width, 3], got [", absl::StrJoin(spec.shape(), ", "), "]"));
+    }
+    return absl::OkStatus();
   }
   if (spec.shape_size() < 1 || spec.shape_size() > 8) {
     return absl::InvalidArgumentError(absl::StrCat(
-        field, ".shape must have 1 to 8 dimensions, got ",
-        spec.shape_size()));
+        field, ".shape must have 1 to 8 dimensions, got ", spec.shape_size()));
   }
   int64_t size = 1;
   for (int32_t d : spec.shape()) {
@@ -294,6 +299,58 @@ absl::Status ResolveEnvironment(v1::Task task, v1::ReinforcementSpec* rl) {
       {{"reinforcement.num_actions", double(rl->num_actions()), 2, 1024}});
 }
 
+bool HasFrames(const v1::ReinforcementSpec& rl) {
+  return rl.observation_spec().kind() == v1::OBSERVATION_KIND_RGB_FRAME;
+}
+
+// The frame preprocessing fields: defaults and ranges for RGB_FRAME
+// observations, refused for other kinds.
+absl::Status ResolveFramePreprocessing(v1::ReinforcementSpec* rl) {
+  if (!HasFrames(*rl)) {
+    if (rl->has_frame_skip() || rl->has_noop_max() ||
+        rl->has_sticky_action_probability() || rl->has_clip_rewards() ||
+        rl->has_screen_size()) {
+      return absl::InvalidArgumentError(
+          "reinforcement.frame_skip, noop_max, sticky_action_probability, "
+          "clip_rewards and screen_size are only for "
+          "OBSERVATION_KIND_RGB_FRAME observations");
+    }
+    return absl::OkStatus();
+  }
+  const env::PreprocessingOptions ale;
+  if (!rl->has_frame_skip()) rl->set_frame_skip(ale.frame_skip);
+  if (!rl->has_noop_max()) rl->set_noop_max(ale.noop_max);
+  if (!rl->has_sticky_action_probability()) {
+    rl->set_sticky_action_probability(0.25);  // ALE v5
+  }
+  if (!rl->has_clip_rewards()) rl->set_clip_rewards(true);
+  if (!rl->has_screen_size()) rl->set_screen_size(ale.screen_size);
+  if (absl::Status s = CheckRanges({
+          {"reinforcement.frame_skip", double(rl->frame_skip()), 1, 64},
+          {"reinforcement.noop_max", double(rl->noop_max()), 0, 1000},
+          {"reinforcement.sticky_action_probability",
+           rl->sticky_action_probability(), 0, 1},
+          {"reinforcement.screen_size", double(rl->screen_size()), 1, 1024},
+      });
+      !s.ok()) {
+    return s;
+  }
+  const double screen = rl->screen_size();
+  return CheckRanges({
+      {"reinforcement.observation_spec.shape[0] (height of an RGB_FRAME)",
+       double(rl->observation_spec().shape(0)), screen, 1024},
+      {"reinforcement.observation_spec.shape[1] (width of an RGB_FRAME)",
+       double(rl->observation_spec().shape(1)), screen, 1024},
+  });
+}
+
+// The network's inputs: screen_size^2 for preprocessed RGB frames, else the
+// observation's values.
+int NetworkInputs(const v1::ReinforcementSpec& rl) {
+  if (HasFrames(rl)) return rl.screen_size() * rl.screen_size();
+  return static_cast<int>(ObservationSize(rl.observation_spec()));
+}
+
 absl::Status ResolveReinforcement(const JobLimits& limits, JobSpec* r) {
   v1::ReinforcementSpec* rl = r->mutable_reinforcement();
   if (!v1::EnvironmentSource_IsValid(rl->source())) {
@@ -303,6 +360,7 @@ absl::Status ResolveReinforcement(const JobLimits& limits, JobSpec* r) {
         rl->source()));
   }
   if (absl::Status s = ResolveEnvironment(r->task(), rl); !s.ok()) return s;
+  if (absl::Status s = ResolveFramePreprocessing(rl); !s.ok()) return s;
   const AgentConfig agent;
   if (!rl->has_max_frames()) rl->set_max_frames(5000000);
   if (!rl->has_num_envs()) rl->set_num_envs(agent.num_envs);
@@ -353,7 +411,7 @@ absl::Status ResolveReinforcement(const JobLimits& limits, JobSpec* r) {
         "and reinforcement.report_every_frames");
   }
   NetworkConfig task_network = AgentConfig::DefaultNetwork();
-  task_network.n_in = static_cast<int>(ObservationSize(rl->observation_spec()));
+  task_network.n_in = NetworkInputs(*rl);
   task_network.n_out = rl->num_actions() + 1;
   if (absl::Status s = ResolveNetwork(task_network, limits, r->mutable_network());
       !s.ok()) {
@@ -387,13 +445,25 @@ bool IsReinforcementTask(v1::Task task) {
   return task == v1::TASK_BREAKOUT || task == v1::TASK_REMOTE_ENVIRONMENT;
 }
 
+std::optional<env::PreprocessingOptions> ToFramePreprocessing(
+    const v1::ReinforcementSpec& rl) {
+  if (!HasFrames(rl)) return std::nullopt;
+  env::PreprocessingOptions options;
+  options.frame_skip = rl.frame_skip();
+  options.noop_max = rl.noop_max();
+  options.screen_size = rl.screen_size();
+  options.sticky_action_probability = rl.sticky_action_probability();
+  options.clip_rewards = rl.clip_rewards();
+  return options;
+}
+
 AgentConfig ToAgentConfig(const JobSpec& r) {
   const v1::ReinforcementSpec& rl = r.reinforcement();
   AgentConfig a;
   a.num_envs = rl.num_envs();
   a.n_actions = rl.num_actions();
   NetworkConfig task_network = AgentConfig::DefaultNetwork();
-  task_network.n_in = static_cast<int>(ObservationSize(rl.observation_spec()));
+  task_network.n_in = NetworkInputs(rl);
   task_network.n_out = rl.num_actions() + 1;
   a.network = ApplyNetwork(task_network, r.network());
   a.steps_per_action = rl.steps_per_action();

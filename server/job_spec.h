@@ -6,10 +6,12 @@
 #define EPROP_SERVER_JOB_SPEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/env/atari_preprocessing.h"
 #include "core/rl/actor_critic_agent.h"
 #include "core/train/metrics.h"
 #include "core/train/trainer.h"
@@ -45,8 +47,13 @@ inline constexpr v1::Task kJobTasks[] = {
 // Reward-based e-prop tasks: an ActorCriticAgent learns from environments
 // (JobSpec.reinforcement) instead of a Trainer from a task's data.
 bool IsReinforcementTask(v1::Task task);
-// The agent of a resolved reinforcement spec.
+// The agent of a resolved reinforcement spec (n_in = screen_size^2 for
+// RGB_FRAME observations).
 AgentConfig ToAgentConfig(const v1::JobSpec& resolved);
+// The frame preprocessing of a resolved reinforcement spec: set for
+// RGB_FRAME observations only.
+std::optional<env::PreprocessingOptions> ToFramePreprocessing(
+    const v1::ReinforcementSpec& resolved);
 
 // The trainer inputs of a resolved supervised spec.
 struct TrainerInputs {

@@ -97,6 +97,10 @@ absl::StatusOr<ReinforcementJobResult> RunRemote(
   options.agent = ToAgentConfig(spec);
   options.observation_spec = rl.observation_spec();
   options.max_queueing_delay = absl::Milliseconds(rl.max_queueing_delay_ms());
+  // RGB frames: the ALE preprocessing; its random draws are seeded apart
+  // from the agent's (seed, seed + 1, seed + 2).
+  options.frame_preprocessing = ToFramePreprocessing(rl);
+  options.frame_seed = spec.seed() + 1000;
   absl::StatusOr<std::unique_ptr<EnvironmentHub>> created =
       EnvironmentHub::Create(options);
   if (!created.ok()) return created.status();

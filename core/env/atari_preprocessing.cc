@@ -101,80 +101,85 @@ absl::Status PreprocessingOptions::Validate() const {
   return absl::OkStatus();
 }
 
-AtariPreprocessing::AtariPreprocessing(FrameEnvironment* env, uint64_t seed,
-                                       PreprocessingOptions options)
-    : env_(env),
-      rng_(seed),
+FramePreprocessor::FramePreprocessor(int height, int width, uint64_t seed,
+                                     PreprocessingOptions options)
+    : rng_(seed),
       options_(options),
-      resizer_(env->height(), env->width(), options.screen_size,
-               options.screen_size),
+      resizer_(height, width, options.screen_size, options.screen_size),
       observation_(options.screen_size * options.screen_size) {
   assert(options_.Validate().ok());
-  for (auto& g : gray_) g.resize(env->height() * env->width());
+  for (auto& g : gray_) g.resize(static_cast<size_t>(height) * width);
 }
 
-const std::vector<uint8_t>& AtariPreprocessing::Reset() {
-  env_->Reset();
+int FramePreprocessor::BeginEpisode() {
   previous_action_ = 0;
-  last_noop_count_ =
-      options_.noop_max > 0
-          ? 1 + static_cast<int>(rng_.UniformInt(options_.noop_max))
-          : 0;
-  for (int i = 0; i < last_noop_count_; ++i) {
-    const StepResult r = env_->Step(0);
-    if (r.terminated || r.truncated) env_->Reset();
-  }
-  Capture(0);
-  Emit(/*two_frames=*/false);
-  return observation_;
+  return options_.noop_max > 0
+             ? 1 + static_cast<int>(rng_.UniformInt(options_.noop_max))
+             : 0;
 }
 
-AtariPreprocessing::StepResult AtariPreprocessing::Step(int action) {
-  StepResult total;
+void FramePreprocessor::ObserveFrame(const uint8_t* rgb) {
+  Capture(rgb);
+  Emit(/*two_frames=*/false);
+}
+
+void FramePreprocessor::BeginWindow(int action) {
+  action_ = action;
+  frame_ = 0;
+  captured_at_ = -2;
+  two_frames_ = false;
+  last_captured_ = false;
+  total_ = StepResult();
+}
+
+int FramePreprocessor::NextRawAction() {
+  const int action = rng_.Uniform() < options_.sticky_action_probability
+                         ? previous_action_
+                         : action_;
+  previous_action_ = action;
+  return action;
+}
+
+bool FramePreprocessor::EndRawFrame(const StepResult& outcome,
+                                    const uint8_t* rgb) {
+  const int t = frame_++;
+  total_.reward += outcome.reward;
+  const bool ended = outcome.terminated || outcome.truncated;
+  assert(rgb != nullptr || ended);
   // Only the frames that can enter the max-pool are converted: the last two
   // of the window, or the frame that ends the episode.
-  int captured_at = -2;
-  bool two_frames = false;
-  for (int t = 0; t < options_.frame_skip; ++t) {
-    const StepResult r = RawStep(action);
-    total.reward += r.reward;
-    const bool ended = r.terminated || r.truncated;
-    if (ended || t >= options_.frame_skip - 2) {
-      std::swap(gray_[0], gray_[1]);  // gray_[1]: the previous capture
-      Capture(0);
-      two_frames = captured_at == t - 1;
-      captured_at = t;
-    }
-    if (ended) {
-      total.terminated = r.terminated;
-      total.truncated = r.truncated;
-      break;
-    }
+  last_captured_ = false;
+  if ((ended || t >= options_.frame_skip - 2) && rgb != nullptr) {
+    Capture(rgb);
+    two_frames_ = captured_at_ == t - 1;
+    captured_at_ = t;
+    last_captured_ = true;
   }
-  Emit(two_frames);
+  if (ended) {
+    total_.terminated = outcome.terminated;
+    total_.truncated = outcome.truncated;
+    return true;
+  }
+  return frame_ >= options_.frame_skip;
+}
+
+FramePreprocessor::StepResult FramePreprocessor::FinishWindow() {
+  if (last_captured_) Emit(two_frames_);
+  StepResult result = total_;
+  unclipped_reward_ = result.reward;
   if (options_.clip_rewards) {
-    total.reward = static_cast<float>((total.reward > 0) - (total.reward < 0));
+    result.reward =
+        static_cast<float>((result.reward > 0) - (result.reward < 0));
   }
-  return total;
+  return result;
 }
 
-AtariPreprocessing::StepResult AtariPreprocessing::RawStep(int action) {
-  // One draw per frame, whatever the probability, as ALE.
-  if (rng_.Uniform() < options_.sticky_action_probability) {
-    action = previous_action_;
-  }
-  previous_action_ = action;
-  return env_->Step(action);
+void FramePreprocessor::Capture(const uint8_t* rgb) {
+  std::swap(gray_[0], gray_[1]);  // gray_[1]: the previous capture
+  RgbToGray(rgb, static_cast<int>(gray_[0].size()), gray_[0].data());
 }
 
-void AtariPreprocessing::Capture(int slot) {
-  const std::vector<uint8_t>& rgb = env_->frame();
-  assert(rgb.size() == gray_[slot].size() * 3);
-  RgbToGray(rgb.data(), static_cast<int>(gray_[slot].size()),
-            gray_[slot].data());
-}
-
-void AtariPreprocessing::Emit(bool two_frames) {
+void FramePreprocessor::Emit(bool two_frames) {
   if (two_frames) {
     // Max-pool into gray_[1] (the older frame, no longer needed).
     for (size_t i = 0; i < gray_[0].size(); ++i) {
@@ -186,10 +191,37 @@ void AtariPreprocessing::Emit(bool two_frames) {
   }
 }
 
-void AtariPreprocessing::ObserveFloat(float* out) const {
+void FramePreprocessor::ObserveFloat(float* out) const {
   for (size_t i = 0; i < observation_.size(); ++i) {
     out[i] = observation_[i] * (1.0f / 255.0f);
   }
+}
+
+AtariPreprocessing::AtariPreprocessing(FrameEnvironment* env, uint64_t seed,
+                                       PreprocessingOptions options)
+    : env_(env), core_(env->height(), env->width(), seed, options) {}
+
+const std::vector<uint8_t>& AtariPreprocessing::Reset() {
+  env_->Reset();
+  last_noop_count_ = core_.BeginEpisode();
+  for (int i = 0; i < last_noop_count_; ++i) {
+    const StepResult r = env_->Step(0);
+    if (r.terminated || r.truncated) env_->Reset();
+  }
+  assert(env_->frame().size() ==
+         static_cast<size_t>(env_->height()) * env_->width() * 3);
+  core_.ObserveFrame(env_->frame().data());
+  return core_.observation();
+}
+
+AtariPreprocessing::StepResult AtariPreprocessing::Step(int action) {
+  core_.BeginWindow(action);
+  bool done = false;
+  while (!done) {
+    const StepResult r = env_->Step(core_.NextRawAction());
+    done = core_.EndRawFrame(r, env_->frame().data());
+  }
+  return core_.FinishWindow();
 }
 
 }  // namespace eprop::env

@@ -113,6 +113,81 @@ struct PreprocessingOptions {
   absl::Status Validate() const;
 };
 
+// The ALE conventions, whatever the frames come from: the random draws (no-op
+// counts, sticky actions), the raw frames of one agent step (summed rewards,
+// early stop, the frames that enter the max-pool) and the observation.
+// AtariPreprocessing drives it over a local FrameEnvironment;
+// FrameStreamPreprocessing (frame_stream_preprocessing.h) over frames that
+// arrive one at a time from a remote environment. Both draw the same random
+// numbers in the same order: one UniformInt per episode start (if noop_max >
+// 0) and one Uniform per raw frame of an agent step.
+class FramePreprocessor {
+ public:
+  using StepResult = FrameEnvironment::StepResult;
+
+  // Frames are height x width x 3; `options` must be valid.
+  FramePreprocessor(int height, int width, uint64_t seed,
+                    PreprocessingOptions options);
+
+  // A new episode: the previously executed action becomes 0 (no-op).
+  // Returns the number of no-op frames to execute before the first
+  // observation: uniform in [1, noop_max], 0 if noop_max is 0.
+  int BeginEpisode();
+  // Sets observation() from one frame alone (an episode's first).
+  void ObserveFrame(const uint8_t* rgb);
+
+  // One agent step: `action` for up to frame_skip raw frames. Per raw
+  // frame, call NextRawAction(), execute it, then EndRawFrame() with its
+  // outcome, until EndRawFrame() returns true; then FinishWindow().
+  void BeginWindow(int action);
+  // The raw action of the step's next frame, sticky actions applied (one
+  // random draw, whatever the probability, as ALE).
+  int NextRawAction();
+  // The outcome of the raw action and the frame it produced: `rgb`, or
+  // null if that frame is not known (then the outcome must end the
+  // episode). Returns true when the step is over: frame_skip frames, or the
+  // episode ended.
+  bool EndRawFrame(const StepResult& outcome, const uint8_t* rgb);
+  // The step's outcome: the summed reward (clipped to its sign if
+  // clip_rewards) and the episode end. Sets observation() to the maximum of
+  // the step's last two frames (only the last if it was the step's first),
+  // unless the step's last frame was not known (null above).
+  StepResult FinishWindow();
+  // The summed reward of the last finished step before clipping.
+  float unclipped_reward() const { return unclipped_reward_; }
+
+  // screen_size x screen_size grayscale, row-major.
+  const std::vector<uint8_t>& observation() const { return observation_; }
+  // The observation scaled to [0, 1], observation_size() floats.
+  void ObserveFloat(float* out) const;
+  int observation_size() const {
+    return options_.screen_size * options_.screen_size;
+  }
+  const PreprocessingOptions& options() const { return options_; }
+
+ private:
+  // Grayscales `rgb` into gray_[0], moving the previous capture to
+  // gray_[1].
+  void Capture(const uint8_t* rgb);
+  // observation_ = resize(max(gray_[0], gray_[1])) (or gray_[0] only).
+  void Emit(bool two_frames);
+
+  Rng rng_;
+  PreprocessingOptions options_;
+  AreaResizer resizer_;
+  int previous_action_ = 0;
+  // The agent step in progress.
+  int action_ = 0;
+  int frame_ = 0;  // raw frames ended so far
+  int captured_at_ = -2;
+  bool two_frames_ = false;
+  bool last_captured_ = false;  // the last ended frame was captured
+  StepResult total_;
+  float unclipped_reward_ = 0.0f;
+  std::vector<uint8_t> gray_[2];
+  std::vector<uint8_t> observation_;
+};
+
 class AtariPreprocessing {
  public:
   using StepResult = FrameEnvironment::StepResult;
@@ -128,32 +203,20 @@ class AtariPreprocessing {
   StepResult Step(int action);
 
   // screen_size x screen_size grayscale, row-major.
-  const std::vector<uint8_t>& observation() const { return observation_; }
-  // The observation scaled to [0, 1], observation_size() floats.
-  void ObserveFloat(float* out) const;
-  int observation_size() const {
-    return options_.screen_size * options_.screen_size;
+  const std::vector<uint8_t>& observation() const {
+    return core_.observation();
   }
+  // The observation scaled to [0, 1], observation_size() floats.
+  void ObserveFloat(float* out) const { core_.ObserveFloat(out); }
+  int observation_size() const { return core_.observation_size(); }
   int num_actions() const { return env_->num_actions(); }
   // The number of no-op frames executed by the last Reset().
   int last_noop_count() const { return last_noop_count_; }
 
  private:
-  // Executes one raw frame, applying sticky actions.
-  StepResult RawStep(int action);
-  // Grayscales the source's current frame into gray_[slot].
-  void Capture(int slot);
-  // observation_ = resize(max(gray_[0], gray_[1])) (or gray_[0] only).
-  void Emit(bool two_frames);
-
   FrameEnvironment* env_;
-  Rng rng_;
-  PreprocessingOptions options_;
-  AreaResizer resizer_;
-  int previous_action_ = 0;
+  FramePreprocessor core_;
   int last_noop_count_ = 0;
-  std::vector<uint8_t> gray_[2];
-  std::vector<uint8_t> observation_;
 };
 
 }  // namespace eprop::env

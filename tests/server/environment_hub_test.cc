@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -11,9 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/env/atari_preprocessing.h"
+#include "core/env/frame_stream_preprocessing.h"
+#include "core/env/pong.h"
 
 namespace eprop::server {
 namespace {
@@ -524,6 +529,266 @@ TEST(EnvironmentHubTest, SavesAndRestoresTheAgentBeforeTheFirstDecision) {
   std::unique_ptr<EnvironmentHub> different = *EnvironmentHub::Create(other);
   EXPECT_EQ(different->RestoreAgentState(saved).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// RGB frames with the ALE preprocessing (frame_preprocessing): raw Pong
+// frames, one step each.
+constexpr int kScreen = 84;
+
+EnvironmentHubOptions FrameHub(int slots) {
+  EnvironmentHubOptions o = SmallHub(slots);
+  o.observation_spec.set_kind(v1::OBSERVATION_KIND_RGB_FRAME);
+  o.observation_spec.clear_shape();
+  for (int d : {env::Pong::kHeight, env::Pong::kWidth, 3}) {
+    o.observation_spec.add_shape(d);
+  }
+  env::PreprocessingOptions p;  // frame_skip 4, noop_max 30, screen 84
+  p.sticky_action_probability = 0.25;
+  p.clip_rewards = true;
+  o.frame_preprocessing = p;
+  o.frame_seed = 77;
+  o.agent.network.n_in = kScreen * kScreen;
+  return o;
+}
+
+v1::EnvironmentOpen FrameOpen(const std::string& run_id) {
+  v1::EnvironmentOpen open = Open(run_id);
+  *open.mutable_observation_spec() = FrameHub(1).observation_spec;
+  return open;
+}
+
+// A remote Pong as the runner of client/lib/environment_client.h drives
+// it (reset before the first frame and after every episode end), with a
+// reference FrameStreamPreprocessing fed the same frames.
+struct RemotePong {
+  RemotePong(uint64_t game_seed, uint64_t frame_seed,
+             const env::PreprocessingOptions& options)
+      : game(game_seed, ShortGames()),
+        reference(env::Pong::kHeight, env::Pong::kWidth, frame_seed, options) {
+    game.Reset();
+  }
+  static env::PongOptions ShortGames() {
+    env::PongOptions options;
+    options.points_to_win = 1;
+    return options;
+  }
+  // The current frame with the outcome of the last raw action.
+  v1::EnvironmentStep NextStep() {
+    v1::EnvironmentStep step;
+    step.set_sequence_number(seq++);
+    step.set_observation(std::string(game.frame().begin(), game.frame().end()));
+    step.set_reward(outcome.reward);
+    step.set_terminated(outcome.terminated);
+    step.set_truncated(outcome.truncated);
+    return step;
+  }
+  void Execute(int raw_action) {
+    const env::Pong::StepResult r = game.Step(raw_action);
+    outcome = {r.reward, r.terminated, r.truncated};
+    episode_return += r.reward;
+    if (r.terminated || r.truncated) {
+      returns.push_back(episode_return);
+      episode_return = 0.0;
+      game.Reset();
+    }
+  }
+
+  env::Pong game;
+  env::FrameStreamPreprocessing reference;
+  env::FrameStreamPreprocessing::Outcome outcome;
+  int64_t seq = 0;
+  double episode_return = 0.0;
+  std::vector<double> returns;
+  FakeEnv sink;
+  SlotHandle handle;
+  env::FrameStreamPreprocessing::FrameAnswer due;  // the pending decision
+};
+
+TEST(EnvironmentHubTest, FramesAreAnsweredInWindowsAndDecidedPreprocessed) {
+  EnvironmentHubOptions o = FrameHub(2);
+  absl::Time now = absl::UnixEpoch();
+  o.clock = [&now] { return now; };
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+  const int n_in = o.agent.network.n_in;
+  std::vector<std::unique_ptr<RemotePong>> envs;
+  for (int i = 0; i < 2; ++i) {
+    envs.push_back(std::make_unique<RemotePong>(
+        10 + i, o.frame_seed + static_cast<uint64_t>(i),
+        *o.frame_preprocessing));
+    RemotePong& e = *envs.back();
+    e.handle = *hub->Join(FrameOpen(absl::StrCat("pong", i)), e.sink.Sink());
+    ASSERT_EQ(e.handle.slot, i);
+  }
+  int64_t raw_frames = 0, immediate = 0;
+  constexpr int kDecisions = 150;
+  for (int d = 0; d < kDecisions; ++d) {
+    // Each environment streams frames until one waits for a decision; the
+    // others are answered at once, without a decision (no Poll).
+    for (auto& e : envs) {
+      while (true) {
+        const size_t before = e->sink.count();
+        const v1::EnvironmentStep step = e->NextStep();
+        const env::FrameStreamPreprocessing::FrameAnswer expected =
+            e->reference.OnFrame(
+                reinterpret_cast<const uint8_t*>(step.observation().data()),
+                e->outcome);
+        ASSERT_TRUE(hub->Step(e->handle, step).ok());
+        if (expected.decide) {
+          EXPECT_EQ(e->sink.count(), before);  // queued for the batch
+          e->due = expected;
+          break;
+        }
+        ASSERT_EQ(e->sink.count(), before + 1);
+        const v1::AgentMessage answer = e->sink.messages().back();
+        EXPECT_EQ(answer.action().sequence_number(), step.sequence_number());
+        EXPECT_EQ(answer.action().action(), expected.raw_action);
+        ++immediate;
+        ++raw_frames;
+        e->Execute(answer.action().action());
+      }
+    }
+    ASSERT_TRUE(hub->Poll()) << d;  // both are there: due at once
+    const HubDecisionRecord r = hub->last_decision();
+    ASSERT_EQ(r.observations.size(), 2u * n_in);
+    for (auto& e : envs) {
+      const int b = e->handle.slot;
+      EXPECT_EQ(r.real[b], 1);
+      std::vector<float> observation(n_in);
+      e->reference.ObserveFloat(observation.data());
+      ASSERT_TRUE(std::equal(observation.begin(), observation.end(),
+                             r.observations.begin() + b * n_in))
+          << "decision " << d << " slot " << b;
+      if (d > 0) {  // the outcome of the previous decision
+        EXPECT_EQ(r.rewards[b], e->due.reward);
+        EXPECT_EQ(r.terminated[b], e->due.terminated || e->due.truncated);
+      }
+      const v1::AgentMessage answer = e->sink.messages().back();
+      EXPECT_EQ(answer.action().sequence_number(), e->seq - 1);
+      EXPECT_EQ(answer.action().action(), e->reference.Act(r.actions[b]));
+      ++raw_frames;
+      e->Execute(answer.action().action());
+    }
+  }
+  // 84 x 84 grayscale of Pong: the background's luma, 87 / 255.
+  const HubDecisionRecord r = hub->last_decision();
+  EXPECT_FLOAT_EQ(r.observations[60 * kScreen + 42],
+                  env::Luma601(144, 72, 17) / 255.0f);
+  const EnvironmentHubMetrics m = hub->metrics();
+  EXPECT_EQ(m.decisions, kDecisions);
+  EXPECT_EQ(m.frames, raw_frames);  // every raw frame answered
+  EXPECT_GE(immediate, 2 * 3 * (kDecisions - 10));
+  EXPECT_EQ(m.cuts, 0);
+  std::vector<double> returns;
+  for (auto& e : envs) {
+    returns.insert(returns.end(), e->returns.begin(), e->returns.end());
+  }
+  ASSERT_GT(returns.size(), 0u);
+  EXPECT_EQ(m.episodes, static_cast<int64_t>(returns.size()));
+  double sum = 0.0;
+  for (double x : returns) sum += x;
+  EXPECT_DOUBLE_EQ(m.avg_return_last100, sum / returns.size());
+}
+
+TEST(EnvironmentHubTest, FrameStepsAndOptionsAreChecked) {
+  EnvironmentHubOptions o = FrameHub(1);
+  o.agent.network.n_in = env::Pong::kHeight * env::Pong::kWidth * 3;
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);  // must be 84 * 84
+  o = FrameHub(1);
+  o.frame_preprocessing->frame_skip = 0;
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = SmallHub(1);
+  o.frame_preprocessing = env::PreprocessingOptions();
+  o.agent.network.n_in = kScreen * kScreen;
+  EXPECT_EQ(EnvironmentHub::Create(o).status().code(),
+            absl::StatusCode::kInvalidArgument);  // FEATURES
+
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(FrameHub(1));
+  RemotePong pong(1, 77, *FrameHub(1).frame_preprocessing);
+  const SlotHandle h = *hub->Join(FrameOpen("a"), pong.sink.Sink());
+  v1::EnvironmentStep step = pong.NextStep();
+  step.add_features(1.0f);
+  EXPECT_EQ(hub->Step(h, step).code(), absl::StatusCode::kInvalidArgument);
+  step = pong.NextStep();
+  step.mutable_observation()->pop_back();
+  EXPECT_EQ(hub->Step(h, step).code(), absl::StatusCode::kInvalidArgument);
+  step = pong.NextStep();
+  step.set_reward(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(hub->Step(h, step).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pong.sink.count(), 0u);
+  EXPECT_EQ(hub->metrics().frames, 0);
+  step = pong.NextStep();
+  ASSERT_TRUE(hub->Step(h, step).ok());  // a no-op start: answered at once
+  ASSERT_EQ(pong.sink.count(), 1u);
+  EXPECT_EQ(pong.sink.messages()[0].action().action(), 0);
+  EXPECT_EQ(hub->Step(h, step).code(),
+            absl::StatusCode::kInvalidArgument);  // the same sequence number
+  EXPECT_EQ(hub->metrics().frames, 1);
+  EXPECT_EQ(hub->metrics().decisions, 0);
+  EXPECT_FALSE(hub->Poll());
+  hub->Leave(h);
+  EXPECT_EQ(hub->Step(h, pong.NextStep()).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(EnvironmentHubTest, NewRunIdRestartsTheFramePreprocessing) {
+  EnvironmentHubOptions o = FrameHub(1);
+  o.frame_preprocessing->noop_max = 0;  // every episode start is decided
+  absl::Time now = absl::UnixEpoch();
+  o.clock = [&now] { return now; };
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+  RemotePong pong(3, 77, *o.frame_preprocessing);
+  const SlotHandle h = *hub->Join(FrameOpen("a"), pong.sink.Sink());
+  ASSERT_TRUE(hub->Step(h, pong.NextStep()).ok());  // decision due
+  ASSERT_TRUE(hub->Poll());
+  ASSERT_EQ(pong.sink.count(), 1u);
+  pong.Execute(pong.sink.messages()[0].action().action());
+  ASSERT_TRUE(hub->Step(h, pong.NextStep()).ok());  // inside the window
+  ASSERT_EQ(pong.sink.count(), 2u);
+  pong.Execute(pong.sink.messages()[1].action().action());
+  // A new run (the environment restarted): its first frame, whatever the
+  // outcome it carries, starts an episode and is decided at once.
+  ASSERT_TRUE(hub->Reopen(h, FrameOpen("a2")).ok());
+  pong.outcome = {1.0f, true, false};
+  ASSERT_TRUE(hub->Step(h, pong.NextStep()).ok());
+  EXPECT_EQ(pong.sink.count(), 2u);
+  ASSERT_TRUE(hub->Poll());
+  EXPECT_EQ(pong.sink.count(), 3u);
+  EXPECT_EQ(hub->last_decision().rewards[0], 0.0f);
+  EXPECT_EQ(hub->last_decision().terminated[0], 1);  // the cut
+  EXPECT_EQ(hub->metrics().episodes, 0);             // the first step's outcome
+}
+
+TEST(EnvironmentHubTest, FrameEnvironmentsInRealTime) {
+  EnvironmentHubOptions o = FrameHub(2);
+  o.max_queueing_delay = absl::Milliseconds(200);
+  std::unique_ptr<EnvironmentHub> hub = *EnvironmentHub::Create(o);
+  hub->Start();
+  constexpr int kFrames = 300;
+  auto run = [&hub](int i) {
+    RemotePong pong(20 + i, 0, env::PreprocessingOptions());
+    const SlotHandle h =
+        *hub->Join(FrameOpen(absl::StrCat("p", i)), pong.sink.Sink());
+    for (int t = 0; t < kFrames; ++t) {
+      ASSERT_TRUE(hub->Step(h, pong.NextStep()).ok());
+      ASSERT_TRUE(pong.sink.WaitFor(t + 1, absl::Seconds(10)));
+      const v1::AgentMessage m = pong.sink.messages().back();
+      ASSERT_EQ(m.status_code(), 0);
+      ASSERT_EQ(m.action().sequence_number(), t);
+      pong.Execute(m.action().action());
+    }
+    hub->Leave(h);
+  };
+  std::thread a(run, 0);
+  std::thread b(run, 1);
+  a.join();
+  b.join();
+  const EnvironmentHubMetrics m = hub->metrics();
+  EXPECT_EQ(m.frames, 2 * kFrames);
+  EXPECT_GT(m.decisions, 0);
+  EXPECT_LT(m.decisions, 2 * kFrames / 4 + 2);
+  hub->Close(absl::OkStatus());
 }
 
 }  // namespace

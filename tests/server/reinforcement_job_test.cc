@@ -1,16 +1,21 @@
 // Reinforcement-learning jobs through the service, in process on loopback:
 // built-in Breakout games, and remote environments that connect with
 // EnvironmentService.ConnectEnvironment while the job runs (finish, cancel,
-// restart with reconnect, errors).
+// restart with reconnect, errors, preprocessed RGB frames).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/cli/env_command.h"
+#include "client/lib/environment_client.h"
+#include "core/env/atari_preprocessing.h"
+#include "core/env/pong.h"
 #include "eprop/v1/environments.grpc.pb.h"
 #include "server/job_spec.h"
 #include "tests/server/testing/in_process_server.h"
@@ -40,6 +45,21 @@ v1::JobSpec RemoteSpec(int64_t max_frames, int64_t report_every) {
   rl->set_report_every_frames(report_every);
   rl->set_unroll_decisions(5);
   rl->set_max_queueing_delay_ms(5);
+  return spec;
+}
+
+// Remote Pong: raw RGB frames, 3 actions, the default preprocessing.
+v1::JobSpec PongSpec(int64_t max_frames, int64_t report_every) {
+  v1::JobSpec spec = RemoteSpec(max_frames, report_every);
+  v1::ReinforcementSpec* rl = spec.mutable_reinforcement();
+  rl->mutable_observation_spec()->set_kind(v1::OBSERVATION_KIND_RGB_FRAME);
+  rl->mutable_observation_spec()->clear_shape();
+  for (int d : {env::Pong::kHeight, env::Pong::kWidth, 3}) {
+    rl->mutable_observation_spec()->add_shape(d);
+  }
+  rl->set_num_actions(3);
+  rl->set_num_envs(2);
+  rl->set_max_queueing_delay_ms(50);
   return spec;
 }
 
@@ -161,21 +181,26 @@ CorridorResult PlayCorridor(v1::EnvironmentService::Stub& stub,
   return result;
 }
 
+// PlayCorridor, retried while the job answers UNAVAILABLE (it is queued,
+// or registers its hub right after it turns RUNNING).
+CorridorResult PlayCorridorOnceRunning(InProcessServer& server,
+                                       const std::string& job_id, int env) {
+  auto stub = server.EnvironmentStub();
+  CorridorResult result;
+  do {
+    result = PlayCorridor(*stub, job_id, absl::StrCat("run", env));
+  } while (result.status.error_code() == grpc::UNAVAILABLE);
+  return result;
+}
+
 TEST(ReinforcementJobTest, RemoteJobRunsToMaxFramesAndEndsStreamsOk) {
   InProcessServer server;
   const v1::Job job = Submit(server, RemoteSpec(3000, 1000));
-  WaitFor(server, job.job_id(), [](const v1::Job& j) {
-    return j.state() == v1::JOB_STATE_RUNNING;
-  });
   std::vector<CorridorResult> results(2);
   std::vector<std::thread> envs;
   for (int i = 0; i < 2; ++i) {
     envs.emplace_back([&, i] {
-      auto stub = server.EnvironmentStub();
-      // The hub registers right after RUNNING: retry UNAVAILABLE briefly.
-      do {
-        results[i] = PlayCorridor(*stub, job.job_id(), absl::StrCat("run", i));
-      } while (results[i].status.error_code() == grpc::UNAVAILABLE);
+      results[i] = PlayCorridorOnceRunning(server, job.job_id(), i);
     });
   }
   for (std::thread& t : envs) t.join();
@@ -207,10 +232,7 @@ TEST(ReinforcementJobTest, CancelWhileConnectedEndsTheStreamsCancelled) {
   std::vector<std::thread> envs;
   for (int i = 0; i < 2; ++i) {
     envs.emplace_back([&, i] {
-      auto stub = server.EnvironmentStub();
-      do {
-        results[i] = PlayCorridor(*stub, job.job_id(), absl::StrCat("r", i));
-      } while (results[i].status.error_code() == grpc::UNAVAILABLE);
+      results[i] = PlayCorridorOnceRunning(server, job.job_id(), i);
     });
   }
   WaitFor(server, job.job_id(), [](const v1::Job& j) {
@@ -350,10 +372,42 @@ TEST(ReinforcementJobTest, InvalidReinforcementSpecsAreRefused) {
   spec = RemoteSpec(1000, 100);
   spec.mutable_reinforcement()->set_source(v1::ENVIRONMENT_SOURCE_BUILTIN);
   refused(spec, "ENVIRONMENT_SOURCE_REMOTE");
+  // RGB frames: [height, width, 3], height and width in [screen_size,
+  // 1024]; the preprocessing fields only for them.
   spec = RemoteSpec(1000, 100);
   spec.mutable_reinforcement()->mutable_observation_spec()->set_kind(
       v1::OBSERVATION_KIND_RGB_FRAME);
-  refused(spec, "RGB_FRAME");
+  refused(spec, "must be [height, width, 3]");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->mutable_observation_spec()->set_shape(2, 4);
+  refused(spec, "must be [height, width, 3]");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->mutable_observation_spec()->set_shape(0, 80);
+  refused(spec, "shape[0] (height of an RGB_FRAME) must be in [84, 1024]");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->mutable_observation_spec()->set_shape(1, 1025);
+  refused(spec, "shape[1]");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->set_screen_size(161);
+  refused(spec, "shape[1]");  // wider than the frame
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->set_frame_skip(0);
+  refused(spec, "reinforcement.frame_skip");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->set_noop_max(-1);
+  refused(spec, "reinforcement.noop_max");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->set_sticky_action_probability(1.5);
+  refused(spec, "reinforcement.sticky_action_probability");
+  spec = PongSpec(1000, 100);
+  spec.mutable_reinforcement()->set_screen_size(0);
+  refused(spec, "reinforcement.screen_size");
+  spec = RemoteSpec(1000, 100);
+  spec.mutable_reinforcement()->set_frame_skip(4);
+  refused(spec, "only for OBSERVATION_KIND_RGB_FRAME");
+  spec = BreakoutSpec(1000, 100);
+  spec.mutable_reinforcement()->set_clip_rewards(false);
+  refused(spec, "only for OBSERVATION_KIND_RGB_FRAME");
   spec = BreakoutSpec(1000, 100);
   spec.mutable_reinforcement()->set_num_actions(4);
   refused(spec, "TASK_BREAKOUT");
@@ -378,6 +432,87 @@ TEST(ReinforcementJobTest, InvalidReinforcementSpecsAreRefused) {
   EXPECT_EQ(agent.network.n_in, 400);
   EXPECT_EQ(agent.network.n_out, 4);
   EXPECT_TRUE(agent.Validate().ok());
+  EXPECT_FALSE(resolved->reinforcement().has_frame_skip());
+  EXPECT_FALSE(ToFramePreprocessing(resolved->reinforcement()).has_value());
+
+  // A Pong job: the ALE defaults, and the network sees 84 x 84.
+  resolved = ResolveJobSpec(PongSpec(1000, 100), limits);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  const v1::ReinforcementSpec& rl = resolved->reinforcement();
+  EXPECT_EQ(rl.frame_skip(), 4);
+  EXPECT_EQ(rl.noop_max(), 30);
+  EXPECT_EQ(rl.sticky_action_probability(), 0.25);
+  EXPECT_TRUE(rl.clip_rewards());
+  EXPECT_EQ(rl.screen_size(), 84);
+  EXPECT_EQ(ResolveJobSpec(*resolved, limits)->SerializeAsString(),
+            resolved->SerializeAsString());
+  EXPECT_EQ(ToAgentConfig(*resolved).network.n_in, 84 * 84);
+  EXPECT_TRUE(ToAgentConfig(*resolved).Validate().ok());
+  const std::optional<env::PreprocessingOptions> frames =
+      ToFramePreprocessing(rl);
+  ASSERT_TRUE(frames.has_value());
+  EXPECT_EQ(frames->frame_skip, 4);
+  EXPECT_EQ(frames->noop_max, 30);
+  EXPECT_EQ(frames->sticky_action_probability, 0.25);
+  EXPECT_TRUE(frames->clip_rewards);
+  EXPECT_EQ(frames->screen_size, 84);
+  v1::JobSpec small = PongSpec(1000, 100);
+  small.mutable_reinforcement()->set_screen_size(42);
+  small.mutable_reinforcement()->set_clip_rewards(false);
+  small.mutable_reinforcement()->set_frame_skip(1);
+  resolved = ResolveJobSpec(small, limits);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(ToAgentConfig(*resolved).network.n_in, 42 * 42);
+  EXPECT_FALSE(resolved->reinforcement().clip_rewards());
+  EXPECT_EQ(resolved->reinforcement().frame_skip(), 1);
+}
+
+// Two remote Pong games (eprop env run's PongEnvironment with the C++
+// runner of client/lib/environment_client.h) stream raw [210, 160, 3]
+// frames; the job preprocesses them and runs to max_frames raw frames.
+TEST(ReinforcementJobTest, RemotePongStreamsRawFramesToMaxFrames) {
+  InProcessServer server;
+  constexpr int64_t kFrames = 4000;
+  const v1::Job job = Submit(server, PongSpec(kFrames, 2000));
+  WaitFor(server, job.job_id(),
+          [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
+  std::vector<client::EnvironmentRunResult> results(2);
+  std::vector<std::thread> envs;
+  for (int i = 0; i < 2; ++i) {
+    envs.emplace_back([&, i] {
+      client::EnvironmentRunnerOptions options;
+      options.target = absl::StrCat("127.0.0.1:", server.port());
+      options.job_id = job.job_id();
+      options.name = absl::StrCat("pong", i);
+      options.initial_backoff = std::chrono::milliseconds(10);
+      options.max_backoff = std::chrono::milliseconds(100);
+      options.max_retry_time = std::chrono::milliseconds(30000);
+      env::PongOptions short_games;
+      short_games.points_to_win = 2;
+      cli::PongEnvironment pong(100 + i, short_games);
+      results[i] = client::RunEnvironment(options, pong, nullptr);
+    });
+  }
+  for (std::thread& t : envs) t.join();
+  const v1::Job done = WaitFor(server, job.job_id(), [](const v1::Job& j) {
+    return IsFinal(j.state());
+  });
+  EXPECT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED) << done.failure_reason();
+  int64_t played = 0;
+  for (const client::EnvironmentRunResult& r : results) {
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    EXPECT_TRUE(r.job_ended);
+    EXPECT_GT(r.stats.frames, 100);
+    played += r.stats.frames;
+  }
+  EXPECT_GE(played, kFrames);  // raw frames, each one step
+  const std::vector<v1::IterationMetrics> metrics =
+      Metrics(server, job.job_id());
+  ASSERT_GE(metrics.size(), 2u);
+  EXPECT_GE(metrics.back().frames(), kFrames);
+  EXPECT_GT(metrics.back().episodes(), 0);
+  EXPECT_GT(metrics.back().iteration(), 0);  // weight updates
+  EXPECT_EQ(done.checkpoint_iteration(), metrics.back().iteration());
 }
 
 }  // namespace
