@@ -147,6 +147,21 @@ const std::vector<FlagSpec>& RlFlags() {
        "(RL) weight of the policy-entropy bonus (default: the agent's)", ""},
       {"value-cost", false,
        "(RL) weight of the value loss (default: the agent's)", ""},
+      {"frame-skip", false,
+       "(RL, rgb) raw frames per decision, the action repeated (default 4)",
+       ""},
+      {"noop-max", false,
+       "(RL, rgb) episodes start with 1 to N no-op frames; 0: none "
+       "(default 30)",
+       ""},
+      {"sticky-actions", false,
+       "(RL, rgb) probability that a raw frame repeats the previous action "
+       "(default 0.25)",
+       ""},
+      {"screen-size", false,
+       "(RL, rgb) side of the square grayscale observation (default 84)", ""},
+      {"no-reward-clipping", true,
+       "(RL, rgb) learn from raw rewards, not their sign", ""},
   };
   return *flags;
 }
@@ -231,6 +246,18 @@ const IntFlag kIntFlags[] = {
        s->mutable_reinforcement()->set_unroll_decisions(
            static_cast<int32_t>(v));
      }},
+    {"frame-skip", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_frame_skip(static_cast<int32_t>(v));
+     }},
+    {"noop-max", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_noop_max(static_cast<int32_t>(v));
+     }},
+    {"screen-size", INT32_MIN, INT32_MAX,
+     [](v1::JobSpec* s, int64_t v) {
+       s->mutable_reinforcement()->set_screen_size(static_cast<int32_t>(v));
+     }},
 };
 
 const DoubleFlag kDoubleFlags[] = {
@@ -253,6 +280,10 @@ const DoubleFlag kDoubleFlags[] = {
     {"value-cost",
      [](v1::JobSpec* s, double v) {
        s->mutable_reinforcement()->set_value_cost(v);
+     }},
+    {"sticky-actions",
+     [](v1::JobSpec* s, double v) {
+       s->mutable_reinforcement()->set_sticky_action_probability(v);
      }},
 };
 
@@ -322,6 +353,9 @@ absl::Status ApplyNames(const Args& args, v1::JobSpec* spec) {
   }
   if (args.Has("name")) spec->set_display_name(args.GetString("name"));
   if (args.Has("online-eprop")) spec->set_online_eprop(true);
+  if (args.Has("no-reward-clipping")) {
+    spec->mutable_reinforcement()->set_clip_rewards(false);
+  }
   return absl::OkStatus();
 }
 

@@ -137,6 +137,28 @@ TEST(SubmitSpecTest, RlFlagsSetTheReinforcementSpec) {
   EXPECT_FALSE(spec->has_online_eprop());
 }
 
+TEST(SubmitSpecTest, FrameFlagsSetThePreprocessing) {
+  absl::StatusOr<v1::JobSpec> spec =
+      Spec({"--task", "remote_environment", "--observation", "rgb:210x160x3",
+            "--num-actions", "3", "--frame-skip", "2", "--noop-max", "0",
+            "--sticky-actions", "0.1", "--screen-size", "42",
+            "--no-reward-clipping"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::ReinforcementSpec& rl = spec->reinforcement();
+  EXPECT_EQ(rl.frame_skip(), 2);
+  EXPECT_EQ(rl.noop_max(), 0);
+  EXPECT_TRUE(rl.has_noop_max());
+  EXPECT_DOUBLE_EQ(rl.sticky_action_probability(), 0.1);
+  EXPECT_EQ(rl.screen_size(), 42);
+  EXPECT_TRUE(rl.has_clip_rewards());
+  EXPECT_FALSE(rl.clip_rewards());
+  spec = Spec({"--task", "remote_environment", "--observation", "rgb:210x160x3",
+               "--num-actions", "3"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->reinforcement().has_clip_rewards());
+  EXPECT_FALSE(spec->reinforcement().has_frame_skip());
+}
+
 TEST(SubmitSpecTest, UnsetRlFlagsLeaveTheServerDefaults) {
   const absl::StatusOr<v1::JobSpec> spec =
       Spec({"--task", "breakout", "--frames", "400000"});
