@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/environment_hub.h"
+#include "server/job_service.h"
 #include "server/log.h"
+#include "server/rejected_reactor.h"
 
 namespace eprop::server {
 namespace {
@@ -19,26 +21,12 @@ namespace {
 using Reactor =
     grpc::ServerBidiReactor<v1::EnvironmentMessage, v1::AgentMessage>;
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
 v1::AgentMessage ErrorMessage(const absl::Status& status) {
   v1::AgentMessage message;
   message.set_status_code(static_cast<int32_t>(status.code()));
   message.set_status_message(std::string(status.message()));
   return message;
 }
-
-// A stream that ends at once with `status` (e.g. UNAUTHENTICATED).
-class RejectedEnvironmentReactor final : public Reactor {
- public:
-  explicit RejectedEnvironmentReactor(const grpc::Status& status) {
-    Finish(status);
-  }
-  void OnDone() override { delete this; }
-};
 
 // One ConnectEnvironment stream (see the header for its behaviour).
 //
@@ -116,7 +104,7 @@ class EnvironmentReactor final : public Reactor {
     absl::MutexLock lock(&mu_);
     if (closed_by_hub_ || finished_) return;
     closed_by_hub_ = true;
-    if (!broken_) final_status_ = ToGrpc(status);
+    if (!broken_) final_status_ = ToGrpcStatus(status);
     Log(LogLevel::kInfo, "environment_left",
         {{"job_id", job_id_},
          {"slot", absl::StrCat(handle_.has_value() ? handle_->slot : -1)},
@@ -315,7 +303,7 @@ EnvironmentServiceImpl::ConnectEnvironment(
     grpc::CallbackServerContext* context) {
   if (auth_ != nullptr) {
     if (grpc::Status s = auth_->Check(*context); !s.ok()) {
-      return new RejectedEnvironmentReactor(s);
+      return new RejectedReactor<v1::EnvironmentMessage, v1::AgentMessage>(s);
     }
   }
   return new EnvironmentReactor(registry_, context->peer());

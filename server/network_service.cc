@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/file_stream.h"
 #include "server/job_service.h"
+#include "server/rejected_reactor.h"
 #include "server/session_reactor.h"
 
 namespace eprop::server {
@@ -85,7 +86,7 @@ grpc::Status NetworkServiceImpl::ImportNetwork(
 grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>*
 NetworkServiceImpl::Session(grpc::CallbackServerContext* context) {
   if (grpc::Status s = auth_->Check(*context); !s.ok()) {
-    return new RejectedReactor(s);
+    return new RejectedReactor<v1::SessionRequest, v1::SessionResponse>(s);
   }
   return new SessionReactor(networks_, limits_);
 }

@@ -52,14 +52,6 @@ class SessionReactor final
   grpc::Status final_status_ ABSL_GUARDED_BY(mutex_);
 };
 
-// A stream that ends at once with `status` (e.g. UNAUTHENTICATED).
-class RejectedReactor final
-    : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse> {
- public:
-  explicit RejectedReactor(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace eprop::server
 
 #endif  // EPROP_SERVER_SESSION_REACTOR_H_

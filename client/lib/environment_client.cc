@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "client/lib/grpc_status.h"
 
 namespace eprop::client {
 namespace {
@@ -24,19 +25,9 @@ constexpr std::chrono::milliseconds kPollInterval{20};
 // operations before it is cancelled.
 constexpr std::chrono::seconds kDrainTimeout{2};
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
 // The status an answer carries (OK for status_code 0).
 absl::Status FromMessage(const v1::AgentMessage& message) {
-  int code = message.status_code();
-  if (code < 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    code = static_cast<int>(absl::StatusCode::kUnknown);
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code),
-                      message.status_message());
+  return FromStatusCode(message.status_code(), message.status_message());
 }
 
 // Failures worth reconnecting for: the server is down, restarting or does

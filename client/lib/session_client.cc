@@ -5,23 +5,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/lib/grpc_status.h"
 
 namespace eprop::client {
 namespace {
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
 // The status a response carries (OK for status_code 0).
 absl::Status FromResponse(const v1::SessionResponse& response) {
-  int code = response.status_code();
-  if (code < 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    code = static_cast<int>(absl::StatusCode::kUnknown);
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code),
-                      response.status_message());
+  return FromStatusCode(response.status_code(), response.status_message());
 }
 
 absl::Status Invalid(const std::string& message) {
@@ -316,8 +307,8 @@ absl::Status SessionClient::BuildChunk(const ChunkInput& input) {
   return absl::OkStatus();
 }
 
-void SessionClient::ToOutput(const v1::SessionResponse& response,
-                             int64_t rows, ChunkOutput* output) const {
+void SessionClient::ToOutput(const v1::SessionResponse& response, int64_t rows,
+                             ChunkOutput* output) const {
   const v1::ChunkResult& result = response.result();
   output->sequence_number = result.sequence_number();
   output->steps = result.steps();
@@ -354,7 +345,8 @@ absl::Status SessionClient::Post(const ChunkInput& input) {
   const int64_t sequence_number = next_sequence_number_++;
   request_.mutable_chunk()->set_sequence_number(sequence_number);
   if (absl::Status s = Write(); !s.ok()) return s;
-  posted_.push_back({sequence_number, int64_t{input.steps} * options_.batch_size});
+  posted_.push_back(
+      {sequence_number, int64_t{input.steps} * options_.batch_size});
   return absl::OkStatus();
 }
 
@@ -372,10 +364,10 @@ absl::Status SessionClient::Receive(ChunkOutput* output) {
   if (absl::Status s = FromResponse(response); !s.ok()) return s;
   if (!response.has_result() ||
       response.result().sequence_number() != posted.sequence_number) {
-    return absl::InternalError(absl::StrCat(
-        "the server answered chunk ", posted.sequence_number,
-        " with the result of ",
-        response.has_result() ? "another chunk" : "no chunk"));
+    return absl::InternalError(
+        absl::StrCat("the server answered chunk ", posted.sequence_number,
+                     " with the result of ",
+                     response.has_result() ? "another chunk" : "no chunk"));
   }
   ToOutput(response, posted.rows, output);
   return absl::OkStatus();
